@@ -1,0 +1,33 @@
+"""Session fixtures: real servers on free loopback ports, never the machine's shared 6379."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.procs import RedisServer, redis_server
+
+# Tests never reach a model hub: the code must work offline (and say so when weights are missing).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def redis_srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server for the whole session (flush between tests yourself if needed)."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as srv:
+        yield srv
+
+
+@pytest.fixture
+def redis_url(redis_srv: RedisServer) -> Iterator[str]:
+    """URL of the session Redis, flushed before each test that uses it."""
+    import redis as redis_sync
+
+    r = redis_sync.Redis.from_url(redis_srv.url)
+    r.flushall()
+    r.close()
+    yield redis_srv.url
