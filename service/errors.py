@@ -7,6 +7,7 @@ Retry-After, a dependency down 503, an upstream timeout 504; nothing unexpected 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -66,9 +67,10 @@ def error_response(message: str, type: str, code: int,
     return JSONResponse(error_body(message, type, code), status_code=code, headers=headers)
 
 
-def _describe_validation(exc: RequestValidationError) -> str:
+def describe_errors(errors: Sequence[Any]) -> str:
+    """One readable line from pydantic's error list: 'items.0.positives: List should have...'."""
     parts = []
-    for err in exc.errors():
+    for err in errors:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
         msg = str(err.get("msg", "invalid"))
         if err.get("type") == "json_invalid":
@@ -87,7 +89,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(_describe_validation(exc), "invalid_request", 422)
+        return error_response(describe_errors(exc.errors()), "invalid_request", 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -1,0 +1,200 @@
+"""Vocabulary miner: nearest neighbours of the positive in a FAISS index over a concept vocabulary.
+
+The default vocabulary is the LVIS v1 + COCO category names and synonyms shipped in
+``hardneg.miners.data``; ``HARDNEG_VOCAB_PATH`` points at any other list of phrases
+(``hardneg index build --vocab FILE`` builds and stores its index ahead of time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hardneg.miners.base import MineQuery, MinerContext, MinerOutput, MinerUnavailable
+from hardneg.miners.knowledge import Knowledge
+from hardneg.miners.normalize import match_key, normalize
+from hardneg.miners.types import Candidate
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hardneg.miners.base import Embedder
+    from hardneg.service.similarity.index import VectorIndex
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Phrases to index, each pointing at the canonical concept it names."""
+
+    phrases: list[str]
+    canonical: list[str]
+    meta: list[dict[str, Any]]
+    source: str
+
+    @property
+    def digest(self) -> str:
+        blob = json.dumps([self.phrases, self.canonical], ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def default_vocabulary(knowledge: Knowledge) -> Vocabulary:
+    """LVIS v1 + COCO names and synonyms; synonyms map back to their category's name."""
+    phrases: list[str] = []
+    canonical: list[str] = []
+    meta: list[dict[str, Any]] = []
+    for entry in knowledge.vocabulary():
+        info = {"lvis_id": entry.lvis_id, "coco_id": entry.coco_id, "synset": entry.synset}
+        seen: set[str] = set()
+        for phrase in (entry.phrase, *entry.synonyms):
+            key = match_key(phrase)
+            if key in seen:
+                continue
+            seen.add(key)
+            phrases.append(phrase)
+            canonical.append(entry.phrase)
+            meta.append(info)
+    return Vocabulary(phrases, canonical, meta, source="lvis-v1+coco2017")
+
+
+def load_vocabulary_file(path: Path) -> Vocabulary:
+    """A JSON list of strings or a text file with one phrase a line (blank lines and # comments skipped)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MinerUnavailable(f"cannot read vocabulary {path}: {exc.strerror}") from exc
+    if path.suffix == ".json":
+        raw = json.loads(text)
+        if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+            raise MinerUnavailable(f"vocabulary {path} must be a JSON list of strings")
+        items = raw
+    else:
+        items = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    phrases = list(dict.fromkeys(normalize(p) for p in items if normalize(p)))
+    if not phrases:
+        raise MinerUnavailable(f"vocabulary {path} holds no phrases")
+    return Vocabulary(phrases, phrases, [{} for _ in phrases], source=f"file:{path.name}")
+
+
+def index_path(index_dir: Path, vocab: Vocabulary, embedder_id: str) -> Path:
+    tag = hashlib.sha256(f"{vocab.digest}|{embedder_id}".encode()).hexdigest()[:16]
+    return index_dir / f"vocab-{tag}.faiss"
+
+
+def build_index(
+    vocab: Vocabulary,
+    embedder: Embedder,
+    approx_threshold: int,
+    batch_size: int = 512,
+    progress: Progress | None = None,
+) -> VectorIndex:
+    """Encode every phrase (in batches, reporting progress) and index the vectors."""
+    import numpy as np
+
+    from hardneg.service.similarity.index import VectorIndex
+
+    chunks: list[np.ndarray] = []
+    for start in range(0, len(vocab.phrases), batch_size):
+        chunks.append(embedder.encode_text(vocab.phrases[start : start + batch_size]))
+        if progress is not None:
+            progress(min(start + batch_size, len(vocab.phrases)), len(vocab.phrases))
+    vectors = np.concatenate(chunks).astype("float32")
+    index = VectorIndex(vectors.shape[1], approx_threshold=approx_threshold)
+    index.build(vectors)
+    return index
+
+
+def load_or_build_index(
+    vocab: Vocabulary, embedder: Embedder, settings: Any, progress: Progress | None = None
+) -> VectorIndex:
+    """The stored index for (vocabulary, embedder) if there is one, else build and store it."""
+    from hardneg.service.similarity.index import VectorIndex
+
+    path = index_path(Path(settings.index_dir), vocab, embedder.id)
+    if path.exists():
+        try:
+            return VectorIndex.load(path)
+        except Exception as exc:  # a corrupt file is rebuilt, not fatal
+            log.warning("rebuilding vocabulary index %s: %s", path, exc)
+    log.info("building vocabulary index over %d phrases with %s", len(vocab.phrases), embedder.id)
+    index = build_index(vocab, embedder, settings.approx_index_threshold, progress=progress)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        index.save(path)
+    except OSError as exc:
+        log.warning("could not store vocabulary index at %s: %s", path, exc)
+    return index
+
+
+class VocabularyMiner:
+    """Proposes the concepts of the vocabulary nearest to the positive."""
+
+    name = "vocabulary"
+    version = "1"
+
+    def __init__(self, ctx: MinerContext) -> None:
+        if ctx.embedder is None:
+            raise MinerUnavailable("no embedder")
+        settings = ctx.settings
+        self._knowledge: Knowledge = ctx.extras.get("knowledge") or Knowledge.load_default()
+        path = getattr(settings, "vocab_path", None)
+        self.vocab = load_vocabulary_file(Path(path)) if path else default_vocabulary(self._knowledge)
+        self.version = f"1+{self.vocab.digest[:8]}"
+        self._embedder: Embedder = getattr(ctx.embedder, "inner", ctx.embedder)
+        self._settings = settings
+        self._index: VectorIndex | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def snapshot_id(self) -> str:
+        return f"{self.vocab.source}@{self.vocab.digest[:8]}"
+
+    async def ready(self, progress: Progress | None = None) -> VectorIndex:
+        """Load or build the index once (in a worker thread: it encodes the whole vocabulary)."""
+        async with self._lock:
+            if self._index is None:
+                self._index = await asyncio.to_thread(
+                    load_or_build_index, self.vocab, self._embedder, self._settings, progress
+                )
+        return self._index
+
+    async def mine(self, query: MineQuery, ctx: MinerContext) -> MinerOutput:
+        index = await self.ready()
+        encode = getattr(ctx.embedder, "encode", None)
+        if encode is not None:
+            vec = await encode([query.positive])
+        else:
+            vec = await asyncio.to_thread(self._embedder.encode_text, [query.positive])
+        want = min(index.size, max(query.k * 4, 64))
+        scores, ids = await asyncio.to_thread(index.search, vec, want)
+        return MinerOutput(candidates=self._candidates(query.positive, scores[0], ids[0]))
+
+    def _candidates(self, positive: str, scores: np.ndarray, ids: np.ndarray) -> list[Candidate]:
+        out: dict[str, Candidate] = {}
+        for score, idx in zip(scores.tolist(), ids.tolist(), strict=True):
+            if idx < 0:
+                continue
+            phrase = self.vocab.canonical[idx]
+            if phrase in out:
+                continue
+            evidence = {"vocabulary": self.vocab.source, "matched": self.vocab.phrases[idx]}
+            evidence.update({k: v for k, v in self.vocab.meta[idx].items() if v is not None})
+            out[phrase] = Candidate(
+                phrase=phrase, for_positive=positive, source=self.name,
+                score=float(score), evidence=evidence,
+            )
+        return list(out.values())
+
+
+def vocabulary_from_phrases(phrases: Sequence[str], source: str) -> Vocabulary:
+    clean = list(dict.fromkeys(normalize(p) for p in phrases if normalize(p)))
+    return Vocabulary(clean, clean, [{} for _ in clean], source=source)

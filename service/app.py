@@ -1,0 +1,92 @@
+"""The FastAPI application: resources made in the lifespan, routes, errors, metrics middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from hardneg.service import metrics
+from hardneg.service.errors import install_error_handlers
+from hardneg.service.pipeline import Pipeline
+from hardneg.service.routes import Inflight
+from hardneg.service.routes import router as negatives_router
+from hardneg.service.routes_fp import router as fp_router
+from hardneg.service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): counts and times every request."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            metrics.record_request(route, scope["method"], status[0],
+                                   time.perf_counter() - start)
+
+
+def create_app(settings: Settings | None = None, pipeline: Pipeline | None = None) -> FastAPI:
+    """Build the app; pass a ready ``pipeline`` (tests, benchmarks) to skip loading models."""
+    settings = settings or (pipeline.settings if pipeline else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = pipeline is None
+        pipe = pipeline or await asyncio.to_thread(Pipeline.create, settings)
+        await pipe.warm_up()
+        app.state.pipeline = pipe
+        log.info("hardneg ready: embedder=%s cache=%s miners=%s", pipe.embedder.id,
+                 pipe.cache.name, sorted(pipe.registry.miners))
+        try:
+            yield
+        finally:
+            store = getattr(app.state, "fp_store", None)
+            if store is not None:
+                await store.aclose()
+            if own:
+                await pipe.aclose()
+
+    app = FastAPI(
+        title="hardneg",
+        version="0.1.0",
+        summary="Hard negatives for vision-language and open-vocabulary detection data",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.inflight = Inflight(settings.max_inflight)
+    install_error_handlers(app)
+    app.include_router(negatives_router)
+    app.include_router(fp_router)
+    app.add_middleware(MetricsMiddleware)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory hardneg.service.app:app_from_env``."""
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return create_app(settings)

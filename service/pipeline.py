@@ -1,0 +1,291 @@
+"""The one orchestrator: cache lookup -> miners -> merge -> guard -> similarity filter -> cache store.
+
+Routes, the CLI and batch jobs all call :meth:`Pipeline.mine`; nothing else re-implements the flow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hardneg.miners.base import (
+    MineQuery,
+    MinerContext,
+    MinerFactory,
+    MinerOutput,
+    Registry,
+    Related,
+    build_registry,
+)
+from hardneg.miners.knowledge import Knowledge
+from hardneg.miners.normalize import normalize
+from hardneg.miners.types import (
+    ItemResult,
+    MineOptions,
+    MinerStatus,
+    NegativesRequest,
+    NegativesResponse,
+    RequestItem,
+)
+from hardneg.service import metrics
+from hardneg.service.cache import Cache, cache_key, make_cache
+from hardneg.service.guard import Guard
+from hardneg.service.rank import Band, rank_item
+from hardneg.service.settings import Settings
+from hardneg.service.similarity.embedder import CachedEmbedder, default_band, load_embedder
+
+log = logging.getLogger(__name__)
+
+DEGRADED_TTL_S = 60  # a degraded answer is cached briefly so a failing miner is retried soon
+
+
+class InvalidOptions(ValueError):
+    """The request's options cannot be honoured (checked before any work is done)."""
+
+
+class UnknownMiner(InvalidOptions):
+    """The request names a miner this service does not have."""
+
+
+@dataclass
+class Resolved:
+    """Request options resolved against settings and the embedder's calibrated band."""
+
+    k: int
+    band: Band
+    miners: list[str]
+
+
+class Pipeline:
+    """Owns the shared resources of one process and mines negatives for requests."""
+
+    def __init__(self, settings: Settings, cache: Cache, embedder: CachedEmbedder,
+                 knowledge: Knowledge, registry: Registry, ctx: MinerContext) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.embedder = embedder
+        self.knowledge = knowledge
+        self.registry = registry
+        self.ctx = ctx
+
+    @classmethod
+    def create(cls, settings: Settings | None = None, *, cache: Cache | None = None,
+               embedder: Any = None, factories: dict[str, MinerFactory] | None = None) -> Pipeline:
+        """Build every resource from settings; pass ``embedder``/``cache`` to reuse loaded ones."""
+        settings = settings or Settings()
+        cache = cache or make_cache(settings)
+        raw = embedder or load_embedder(settings)
+        cached = raw if isinstance(raw, CachedEmbedder) else CachedEmbedder(
+            raw, cache, ttl_s=settings.embedding_ttl_s)
+        knowledge = Knowledge.load_default()
+        ctx = MinerContext(settings=settings, embedder=cached, cache=cache,
+                           extras={"knowledge": knowledge})
+        registry = build_registry(ctx, allow=settings.miners, factories=factories)
+        for name, why in registry.disabled.items():
+            log.info("miner %s disabled: %s", name, why)
+        return cls(settings, cache, cached, knowledge, registry, ctx)
+
+    async def warm_up(self, progress: Any = None) -> None:
+        """Let miners load their indexes/data now rather than on the first request."""
+        for miner in self.registry.miners.values():
+            ready = getattr(miner, "ready", None)
+            if ready is not None:
+                await ready(progress) if progress is not None else await ready()
+
+    def versions(self) -> dict[str, str]:
+        out = {f"miner:{k}": v for k, v in self.registry.versions().items()}
+        out["knowledge"] = self.knowledge.snapshot_id
+        for name, miner in sorted(self.registry.miners.items()):
+            snap = getattr(miner, "snapshot_id", None)
+            if snap:
+                out[f"data:{name}"] = str(snap)
+        return out
+
+    def resolve(self, opts: MineOptions) -> Resolved:
+        """Check miner names and fill defaults; raises InvalidOptions before any work is done."""
+        known = self.registry.names
+        if opts.miners is not None:
+            unknown = sorted(set(opts.miners) - set(known))
+            if unknown:
+                raise UnknownMiner(f"unknown miner(s) {unknown}; known: {known}")
+            miners = sorted(set(opts.miners))
+        else:
+            miners = sorted(self.registry.miners)
+        lo, hi = default_band(self.embedder.id)
+        for value, is_lo in ((self.settings.min_similarity, True), (opts.min_similarity, True),
+                             (self.settings.max_similarity, False), (opts.max_similarity, False)):
+            if value is not None:
+                lo, hi = (value, hi) if is_lo else (lo, value)
+        if lo > hi:
+            raise InvalidOptions(f"min_similarity {lo} is above max_similarity {hi}")
+        band = Band(lo, hi)
+        return Resolved(k=opts.k, band=band, miners=miners)
+
+    async def mine(self, request: NegativesRequest) -> NegativesResponse:
+        """Answer a whole request: one cache round trip, then compute the misses concurrently."""
+        res = self.resolve(request.options())
+        versions = self.versions()
+        keys = [self._key(item, res, versions) for item in request.items]
+        hits = await self.cache.get_many(keys)
+        results: list[ItemResult | None] = []
+        for item, raw in zip(request.items, hits, strict=True):
+            results.append(self._from_cache(item, raw))
+        metrics.record_cache(hits=sum(r is not None for r in results),
+                             misses=sum(r is None for r in results))
+        todo = [i for i, r in enumerate(results) if r is None]
+        computed = await asyncio.gather(*(self._compute_cached(request.items[i], res, keys[i])
+                                          for i in todo))
+        for i, result in zip(todo, computed, strict=True):
+            results[i] = result
+        final = [r for r in results if r is not None]
+        if self.cache.degraded:
+            for r in final:
+                r.degraded = True
+        return NegativesResponse(items=final, embedder=self.embedder.id, versions=versions)
+
+    def _key(self, item: RequestItem, res: Resolved, versions: dict[str, str]) -> str:
+        uses_id = any(getattr(self.registry.miners.get(m), "uses_item_id", False)
+                      for m in res.miners)
+        payload = {
+            "positives": [normalize(p) for p in item.positives],
+            "present": sorted({normalize(p) for p in item.present}),
+            "exclude": sorted({normalize(p) for p in item.exclude}),
+            "id": item.id if uses_id else "",
+            "k": res.k, "band": [res.band.lo, res.band.hi], "miners": res.miners,
+            "embedder": self.embedder.id, "versions": versions,
+            "filter": [self.settings.dedupe_similarity, self.settings.mmr_lambda],
+        }
+        return cache_key("neg", payload)
+
+    @staticmethod
+    def _from_cache(item: RequestItem, raw: bytes | None) -> ItemResult | None:
+        if raw is None:
+            return None
+        try:
+            result = ItemResult.model_validate_json(raw)
+        except ValueError:
+            return None  # an unreadable entry is recomputed, not served
+        result.id, result.cached = item.id, True
+        return result
+
+    async def _compute_cached(self, item: RequestItem, res: Resolved, key: str) -> ItemResult:
+        box: list[ItemResult] = []
+
+        async def compute() -> bytes:
+            result = await self.compute_item(item, res)
+            box.append(result)
+            return result.model_dump_json().encode()
+
+        raw, _ = await self.cache.compute_once(key, compute, self.settings.cache_ttl_s)
+        if box:
+            result = box[0]
+            if result.degraded:
+                await self.cache.set_many({key: raw}, ttl_s=DEGRADED_TTL_S)
+            return result
+        shared = self._from_cache(item, raw)
+        if shared is None:  # another caller's value was unreadable: compute our own
+            return await self.compute_item(item, res)
+        shared.cached = False
+        return shared
+
+    async def compute_item(self, item: RequestItem, res: Resolved) -> ItemResult:
+        """Mine, guard, filter and rank one item (no cache involved)."""
+        statuses = {name: MinerStatus(status="disabled", error=why)
+                    for name, why in self.registry.disabled.items() if name in res.miners}
+        active = [m for m in res.miners if m in self.registry.miners]
+        outputs_task = asyncio.gather(*(self._run_miners(item, p, active, res.k)
+                                        for p in item.positives))
+        related_task = self._related([*item.positives, *item.present, *item.exclude])
+        per_positive, related = await asyncio.gather(outputs_task, related_task)
+        guard = Guard.for_item(item.positives, item.present, item.exclude, self.knowledge, related)
+        outputs: dict[str, list[tuple[MinerStatus, MinerOutput | None]]] = {}
+        for runs in per_positive:
+            for name, run in runs.items():
+                outputs.setdefault(name, []).append(run)
+        for name, runs in outputs.items():
+            statuses[name] = _combine_status([s for s, _ in runs])
+        candidates = [c for runs in outputs.values() for _, o in runs if o for c in o.candidates]
+        negatives = await rank_item(item, candidates, guard, self.embedder, self.knowledge,
+                                    res.k, res.band, self.settings, statuses)
+        notes = {n: o.note for n, runs in outputs.items() for _, o in runs if o and o.note}
+        for name, note in notes.items():
+            prior = statuses[name].note
+            statuses[name].note = f"{note}; {prior}" if prior else note
+        degraded = any(s.status in ("error", "timeout") for s in statuses.values())
+        return ItemResult(id=item.id, negatives=negatives, miners=statuses,
+                          cached=False, degraded=degraded)
+
+    async def _run_miners(self, item: RequestItem, positive: str, names: Sequence[str],
+                          k: int) -> dict[str, tuple[MinerStatus, MinerOutput | None]]:
+        query = MineQuery(positive=positive, present=list(item.present),
+                          exclude=list(item.exclude), item_id=item.id,
+                          k=max(k, self.settings.candidates_per_miner))
+        runs = await asyncio.gather(*(self._run_one(n, query) for n in names))
+        return dict(zip(names, runs, strict=True))
+
+    async def _run_one(self, name: str, query: MineQuery) -> tuple[MinerStatus, MinerOutput | None]:
+        miner = self.registry.miners[name]
+        timeout = float(getattr(miner, "timeout_s", None) or self.settings.miner_timeout_s)
+        start = time.perf_counter()
+        try:
+            out = await asyncio.wait_for(miner.mine(query, self.ctx), timeout)
+        except TimeoutError:
+            ms = (time.perf_counter() - start) * 1000
+            metrics.record_miner(name, ms, "timeout")
+            return MinerStatus(status="timeout", ms=ms,
+                               error=f"no answer within {timeout:g}s"), None
+        except Exception as exc:
+            ms = (time.perf_counter() - start) * 1000
+            log.warning("miner %s failed on %r: %s", name, query.positive, exc)
+            metrics.record_miner(name, ms, "error")
+            return MinerStatus(status="error", ms=ms, error=f"{type(exc).__name__}: {exc}"), None
+        ms = (time.perf_counter() - start) * 1000
+        metrics.record_miner(name, ms, "ok")
+        return MinerStatus(status="ok", candidates=len(out.candidates), ms=ms), out
+
+    async def _related(self, phrases: Sequence[str]) -> list[dict[str, Related]]:
+        """Synonyms/ancestors known to miners (e.g. Wikidata); a failing source is skipped."""
+        sources = self.registry.knowledge_sources()
+        if not sources or not phrases:
+            return []
+        timeout = self.settings.miner_timeout_s
+        got = await asyncio.gather(
+            *(asyncio.wait_for(s.related(list(phrases), self.ctx), timeout) for s in sources),
+            return_exceptions=True,
+        )
+        out: list[dict[str, Related]] = []
+        for src, res in zip(sources, got, strict=True):
+            if isinstance(res, BaseException):
+                log.warning("knowledge from %s unavailable: %r", getattr(src, "name", src), res)
+            else:
+                out.append(res)
+        return out
+
+    async def readiness(self) -> dict[str, dict[str, Any]]:
+        ok, detail = await self.cache.ping()
+        parts: dict[str, dict[str, Any]] = {
+            "cache": {"ok": ok, "backend": self.cache.name, "detail": detail},
+            "embedder": {"ok": True, "id": self.embedder.id},
+        }
+        for name in self.registry.names:
+            why = self.registry.disabled.get(name)
+            parts[f"miner:{name}"] = {"ok": why is None, "detail": why or "enabled"}
+        return parts
+
+    async def aclose(self) -> None:
+        await self.registry.aclose()
+        await self.cache.aclose()
+
+
+def _combine_status(parts: list[MinerStatus]) -> MinerStatus:
+    """One status per miner for an item with several positives: the worst wins."""
+    order = {"ok": 0, "disabled": 1, "timeout": 2, "error": 3}
+    worst = max(parts, key=lambda s: order[s.status])
+    errors = [s.error for s in parts if s.error]
+    return MinerStatus(status=worst.status, candidates=sum(s.candidates for s in parts),
+                       ms=round(max(s.ms for s in parts), 2),
+                       error=errors[0] if errors else None)
