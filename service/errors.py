@@ -24,8 +24,14 @@ class ApiError(Exception):
     status = 400
     type = "bad_request"
 
-    def __init__(self, message: str, *, status: int | None = None, type: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        type: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if status is not None:
@@ -62,8 +68,9 @@ def error_body(message: str, type: str, code: int) -> dict[str, Any]:
     return {"error": {"message": message, "type": type, "code": code}}
 
 
-def error_response(message: str, type: str, code: int,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    message: str, type: str, code: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(error_body(message, type, code), status_code=code, headers=headers)
 
 
@@ -93,8 +100,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(str(exc.detail), "http_error", exc.status_code,
-                              dict(exc.headers or {}))
+        return error_response(
+            str(exc.detail), "http_error", exc.status_code, dict(exc.headers or {})
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -6,14 +6,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 
 REQUESTS = Counter("hardneg_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram(
-    "hardneg_request_seconds", "HTTP request latency", ["route", "method"],
+    "hardneg_request_seconds",
+    "HTTP request latency",
+    ["route", "method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 ITEMS = Counter("hardneg_items_total", "Request items answered")
 CACHE_HITS = Counter("hardneg_cache_hits_total", "Items answered from the cache")
 CACHE_MISSES = Counter("hardneg_cache_misses_total", "Items computed (cache miss)")
 MINER_LATENCY = Histogram(
-    "hardneg_miner_seconds", "Latency of one miner call (one positive)", ["miner"],
+    "hardneg_miner_seconds",
+    "Latency of one miner call (one positive)",
+    ["miner"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 MINER_CALLS = Counter("hardneg_miner_calls_total", "Miner calls by outcome", ["miner", "status"])

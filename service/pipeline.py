@@ -63,8 +63,15 @@ class Resolved:
 class Pipeline:
     """Owns the shared resources of one process and mines negatives for requests."""
 
-    def __init__(self, settings: Settings, cache: Cache, embedder: CachedEmbedder,
-                 knowledge: Knowledge, registry: Registry, ctx: MinerContext) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        cache: Cache,
+        embedder: CachedEmbedder,
+        knowledge: Knowledge,
+        registry: Registry,
+        ctx: MinerContext,
+    ) -> None:
         self.settings = settings
         self.cache = cache
         self.embedder = embedder
@@ -73,17 +80,27 @@ class Pipeline:
         self.ctx = ctx
 
     @classmethod
-    def create(cls, settings: Settings | None = None, *, cache: Cache | None = None,
-               embedder: Any = None, factories: dict[str, MinerFactory] | None = None) -> Pipeline:
+    def create(
+        cls,
+        settings: Settings | None = None,
+        *,
+        cache: Cache | None = None,
+        embedder: Any = None,
+        factories: dict[str, MinerFactory] | None = None,
+    ) -> Pipeline:
         """Build every resource from settings; pass ``embedder``/``cache`` to reuse loaded ones."""
         settings = settings or Settings()
         cache = cache or make_cache(settings)
         raw = embedder or load_embedder(settings)
-        cached = raw if isinstance(raw, CachedEmbedder) else CachedEmbedder(
-            raw, cache, ttl_s=settings.embedding_ttl_s)
+        cached = (
+            raw
+            if isinstance(raw, CachedEmbedder)
+            else CachedEmbedder(raw, cache, ttl_s=settings.embedding_ttl_s)
+        )
         knowledge = Knowledge.load_default()
-        ctx = MinerContext(settings=settings, embedder=cached, cache=cache,
-                           extras={"knowledge": knowledge})
+        ctx = MinerContext(
+            settings=settings, embedder=cached, cache=cache, extras={"knowledge": knowledge}
+        )
         registry = build_registry(ctx, allow=settings.miners, factories=factories)
         for name, why in registry.disabled.items():
             log.info("miner %s disabled: %s", name, why)
@@ -116,8 +133,12 @@ class Pipeline:
         else:
             miners = sorted(self.registry.miners)
         lo, hi = default_band(self.embedder.id)
-        for value, is_lo in ((self.settings.min_similarity, True), (opts.min_similarity, True),
-                             (self.settings.max_similarity, False), (opts.max_similarity, False)):
+        for value, is_lo in (
+            (self.settings.min_similarity, True),
+            (opts.min_similarity, True),
+            (self.settings.max_similarity, False),
+            (opts.max_similarity, False),
+        ):
             if value is not None:
                 lo, hi = (value, hi) if is_lo else (lo, value)
         if lo > hi:
@@ -134,11 +155,13 @@ class Pipeline:
         results: list[ItemResult | None] = []
         for item, raw in zip(request.items, hits, strict=True):
             results.append(self._from_cache(item, raw))
-        metrics.record_cache(hits=sum(r is not None for r in results),
-                             misses=sum(r is None for r in results))
+        metrics.record_cache(
+            hits=sum(r is not None for r in results), misses=sum(r is None for r in results)
+        )
         todo = [i for i, r in enumerate(results) if r is None]
-        computed = await asyncio.gather(*(self._compute_cached(request.items[i], res, keys[i])
-                                          for i in todo))
+        computed = await asyncio.gather(
+            *(self._compute_cached(request.items[i], res, keys[i]) for i in todo)
+        )
         for i, result in zip(todo, computed, strict=True):
             results[i] = result
         final = [r for r in results if r is not None]
@@ -148,15 +171,19 @@ class Pipeline:
         return NegativesResponse(items=final, embedder=self.embedder.id, versions=versions)
 
     def _key(self, item: RequestItem, res: Resolved, versions: dict[str, str]) -> str:
-        uses_id = any(getattr(self.registry.miners.get(m), "uses_item_id", False)
-                      for m in res.miners)
+        uses_id = any(
+            getattr(self.registry.miners.get(m), "uses_item_id", False) for m in res.miners
+        )
         payload = {
             "positives": [normalize(p) for p in item.positives],
             "present": sorted({normalize(p) for p in item.present}),
             "exclude": sorted({normalize(p) for p in item.exclude}),
             "id": item.id if uses_id else "",
-            "k": res.k, "band": [res.band.lo, res.band.hi], "miners": res.miners,
-            "embedder": self.embedder.id, "versions": versions,
+            "k": res.k,
+            "band": [res.band.lo, res.band.hi],
+            "miners": res.miners,
+            "embedder": self.embedder.id,
+            "versions": versions,
             "filter": [self.settings.dedupe_similarity, self.settings.mmr_lambda],
         }
         return cache_key("neg", payload)
@@ -194,36 +221,55 @@ class Pipeline:
 
     async def compute_item(self, item: RequestItem, res: Resolved) -> ItemResult:
         """Mine, guard, filter and rank one item (no cache involved)."""
-        statuses = {name: MinerStatus(status="disabled", error=why)
-                    for name, why in self.registry.disabled.items() if name in res.miners}
+        statuses = {
+            name: MinerStatus(status="disabled", error=why)
+            for name, why in self.registry.disabled.items()
+            if name in res.miners
+        }
         active = [m for m in res.miners if m in self.registry.miners]
-        outputs_task = asyncio.gather(*(self._run_miners(item, p, active, res.k)
-                                        for p in item.positives))
+        outputs_task = asyncio.gather(
+            *(self._run_miners(item, p, active, res.k) for p in item.positives)
+        )
         related_task = self._related([*item.positives, *item.present, *item.exclude])
         per_positive, related = await asyncio.gather(outputs_task, related_task)
         guard = Guard.for_item(item.positives, item.present, item.exclude, self.knowledge, related)
         outputs: dict[str, list[tuple[MinerStatus, MinerOutput | None]]] = {}
-        for runs in per_positive:
-            for name, run in runs.items():
+        for by_name in per_positive:
+            for name, run in by_name.items():
                 outputs.setdefault(name, []).append(run)
         for name, runs in outputs.items():
             statuses[name] = _combine_status([s for s, _ in runs])
         candidates = [c for runs in outputs.values() for _, o in runs if o for c in o.candidates]
-        negatives = await rank_item(item, candidates, guard, self.embedder, self.knowledge,
-                                    res.k, res.band, self.settings, statuses)
+        negatives = await rank_item(
+            item,
+            candidates,
+            guard,
+            self.embedder,
+            self.knowledge,
+            res.k,
+            res.band,
+            self.settings,
+            statuses,
+        )
         notes = {n: o.note for n, runs in outputs.items() for _, o in runs if o and o.note}
         for name, note in notes.items():
             prior = statuses[name].note
             statuses[name].note = f"{note}; {prior}" if prior else note
         degraded = any(s.status in ("error", "timeout") for s in statuses.values())
-        return ItemResult(id=item.id, negatives=negatives, miners=statuses,
-                          cached=False, degraded=degraded)
+        return ItemResult(
+            id=item.id, negatives=negatives, miners=statuses, cached=False, degraded=degraded
+        )
 
-    async def _run_miners(self, item: RequestItem, positive: str, names: Sequence[str],
-                          k: int) -> dict[str, tuple[MinerStatus, MinerOutput | None]]:
-        query = MineQuery(positive=positive, present=list(item.present),
-                          exclude=list(item.exclude), item_id=item.id,
-                          k=max(k, self.settings.candidates_per_miner))
+    async def _run_miners(
+        self, item: RequestItem, positive: str, names: Sequence[str], k: int
+    ) -> dict[str, tuple[MinerStatus, MinerOutput | None]]:
+        query = MineQuery(
+            positive=positive,
+            present=list(item.present),
+            exclude=list(item.exclude),
+            item_id=item.id,
+            k=max(k, self.settings.candidates_per_miner),
+        )
         runs = await asyncio.gather(*(self._run_one(n, query) for n in names))
         return dict(zip(names, runs, strict=True))
 
@@ -236,8 +282,9 @@ class Pipeline:
         except TimeoutError:
             ms = (time.perf_counter() - start) * 1000
             metrics.record_miner(name, ms, "timeout")
-            return MinerStatus(status="timeout", ms=ms,
-                               error=f"no answer within {timeout:g}s"), None
+            return MinerStatus(
+                status="timeout", ms=ms, error=f"no answer within {timeout:g}s"
+            ), None
         except Exception as exc:
             ms = (time.perf_counter() - start) * 1000
             log.warning("miner %s failed on %r: %s", name, query.positive, exc)
@@ -286,6 +333,9 @@ def _combine_status(parts: list[MinerStatus]) -> MinerStatus:
     order = {"ok": 0, "disabled": 1, "timeout": 2, "error": 3}
     worst = max(parts, key=lambda s: order[s.status])
     errors = [s.error for s in parts if s.error]
-    return MinerStatus(status=worst.status, candidates=sum(s.candidates for s in parts),
-                       ms=round(max(s.ms for s in parts), 2),
-                       error=errors[0] if errors else None)
+    return MinerStatus(
+        status=worst.status,
+        candidates=sum(s.candidates for s in parts),
+        ms=round(max(s.ms for s in parts), 2),
+        error=errors[0] if errors else None,
+    )

@@ -69,9 +69,17 @@ def _kind(m: Merged, knowledge: Knowledge) -> Kind:
     return knowledge.kind_of(m.for_positive, m.phrase)
 
 
-async def rank_item(item: RequestItem, candidates: Sequence[Candidate], guard: Guard,
-                    embedder: CachedEmbedder, knowledge: Knowledge, k: int, band: Band,
-                    settings: Settings, statuses: dict[str, MinerStatus]) -> list[Negative]:
+async def rank_item(
+    item: RequestItem,
+    candidates: Sequence[Candidate],
+    guard: Guard,
+    embedder: CachedEmbedder,
+    knowledge: Knowledge,
+    k: int,
+    band: Band,
+    settings: Settings,
+    statuses: dict[str, MinerStatus],
+) -> list[Negative]:
     """Guard, filter and rank one item's candidates; annotate ``statuses`` with what was lost."""
     merged = merge(candidates)
     guarded: Counter[str] = Counter()
@@ -87,9 +95,17 @@ async def rank_item(item: RequestItem, candidates: Sequence[Candidate], guard: G
     return negatives
 
 
-async def _filter(item: RequestItem, kept: list[Merged], guard: Guard, embedder: CachedEmbedder,
-                  knowledge: Knowledge, k: int, band: Band, settings: Settings,
-                  drops: Counter[str]) -> list[Negative]:
+async def _filter(
+    item: RequestItem,
+    kept: list[Merged],
+    guard: Guard,
+    embedder: CachedEmbedder,
+    knowledge: Knowledge,
+    k: int,
+    band: Band,
+    settings: Settings,
+    drops: Counter[str],
+) -> list[Negative]:
     from hardneg.service.similarity.filter import FilterOptions, select
 
     if not kept:
@@ -101,29 +117,50 @@ async def _filter(item: RequestItem, kept: list[Merged], guard: Guard, embedder:
     pos_vec = {p: vecs[i] for i, p in enumerate(positives)}
     prot = vecs[len(positives) : len(positives) + len(protected)]
     row = {p: len(positives) + len(protected) + i for i, p in enumerate(phrases)}
-    opts = FilterOptions(k=k, min_similarity=band.lo, max_similarity=band.hi,
-                         dedupe_similarity=settings.dedupe_similarity,
-                         mmr_lambda=settings.mmr_lambda)
+    opts = FilterOptions(
+        k=k,
+        min_similarity=band.lo,
+        max_similarity=band.hi,
+        dedupe_similarity=settings.dedupe_similarity,
+        mmr_lambda=settings.mmr_lambda,
+    )
     ranked: list[list[Negative]] = []
     for positive in positives:
         group = [m for m in kept if m.for_positive == positive]
-        ranked.append(_select_group(positive, group, pos_vec[positive], vecs, row, prot, opts,
-                                    knowledge, drops, select))
+        ranked.append(
+            _select_group(
+                positive, group, pos_vec[positive], vecs, row, prot, opts, knowledge, drops, select
+            )
+        )
     return _round_robin(ranked, k)
 
 
-def _select_group(positive: str, group: list[Merged], pos: np.ndarray, vecs: np.ndarray,
-                  row: dict[str, int], prot: np.ndarray, opts: Any, knowledge: Knowledge,
-                  drops: Counter[str], select: Any) -> list[Negative]:
+def _select_group(
+    positive: str,
+    group: list[Merged],
+    pos: np.ndarray,
+    vecs: np.ndarray,
+    row: dict[str, int],
+    prot: np.ndarray,
+    opts: Any,
+    knowledge: Knowledge,
+    drops: Counter[str],
+    select: Any,
+) -> list[Negative]:
     if not group:
         return []
     cand = vecs[[row[m.phrase] for m in group]]
     chosen, dropped = select(pos, cand, prot, opts)
     drops.update(dropped)
     return [
-        Negative(phrase=group[s.index].phrase, score=round(float(s.score), 4),
-                 for_positive=positive, kind=_kind(group[s.index], knowledge),
-                 sources=group[s.index].sources, evidence=group[s.index].evidence)
+        Negative(
+            phrase=group[s.index].phrase,
+            score=round(float(s.score), 4),
+            for_positive=positive,
+            kind=_kind(group[s.index], knowledge),
+            sources=group[s.index].sources,
+            evidence=group[s.index].evidence,
+        )
         for s in chosen
     ]
 
@@ -141,24 +178,34 @@ def _round_robin(ranked: list[list[Negative]], k: int) -> list[Negative]:
     return out
 
 
-def _explain(statuses: dict[str, MinerStatus], merged: list[Merged], guarded: Counter[str],
-             negatives: list[Negative], k: int, band: Band, drops: Counter[str]) -> None:
+def _explain(
+    statuses: dict[str, MinerStatus],
+    merged: list[Merged],
+    guarded: Counter[str],
+    negatives: list[Negative],
+    k: int,
+    band: Band,
+    drops: Counter[str],
+) -> None:
     """Per miner: how many of its candidates were guarded, filtered and returned."""
     proposed: Counter[str] = Counter()
     for m in merged:
         proposed.update(m.sources)
     returned: Counter[str] = Counter()
-    for n in negatives:
-        returned.update(n.sources)
+    for neg in negatives:
+        returned.update(neg.sources)
     short = len(negatives) < k
     filt = ", ".join(f"{v} {r.replace('_', ' ')}" for r, v in sorted(drops.items()) if v)
     for name, status in statuses.items():
         if status.status != "ok":
             continue
         n = proposed[name]
-        parts = [f"{n} distinct proposed", f"{guarded[name]} blocked by the exclusion guard",
-                 f"{n - guarded[name] - returned[name]} removed by similarity filter/ranking",
-                 f"{returned[name]} returned"]
+        parts = [
+            f"{n} distinct proposed",
+            f"{guarded[name]} blocked by the exclusion guard",
+            f"{n - guarded[name] - returned[name]} removed by similarity filter/ranking",
+            f"{returned[name]} returned",
+        ]
         note = "; ".join(parts)
         if short:
             note += f" (fewer than k={k}; band [{band.lo:.2f}, {band.hi:.2f}]"

@@ -60,15 +60,24 @@ async def _answer(pipeline: Pipeline, inflight: Inflight, body: NegativesRequest
     return Response(result.model_dump_json(), media_type="application/json")
 
 
-@router.post("/v1/negatives", response_model=NegativesResponse, responses=ERRORS,
-             summary="Hard negatives for a batch of items")
-async def post_negatives(body: NegativesRequest, pipeline: PipelineDep,
-                         inflight: InflightDep) -> Response:
+@router.post(
+    "/v1/negatives",
+    response_model=NegativesResponse,
+    responses=ERRORS,
+    summary="Hard negatives for a batch of items",
+)
+async def post_negatives(
+    body: NegativesRequest, pipeline: PipelineDep, inflight: InflightDep
+) -> Response:
     return await _answer(pipeline, inflight, body)
 
 
-@router.get("/v1/negatives", response_model=NegativesResponse, responses=ERRORS,
-            summary="Hard negatives for one concept (annotation tools)")
+@router.get(
+    "/v1/negatives",
+    response_model=NegativesResponse,
+    responses=ERRORS,
+    summary="Hard negatives for one concept (annotation tools)",
+)
 async def get_negatives(
     pipeline: PipelineDep,
     inflight: InflightDep,
@@ -81,10 +90,15 @@ async def get_negatives(
     max_similarity: float | None = None,
     id: str = "",
 ) -> Response:
-    raw = {"items": [{"id": id, "positives": [concept], "present": present or [],
-                      "exclude": exclude or []}],
-           "k": k or pipeline.settings.default_k, "miners": miners,
-           "min_similarity": min_similarity, "max_similarity": max_similarity}
+    raw = {
+        "items": [
+            {"id": id, "positives": [concept], "present": present or [], "exclude": exclude or []}
+        ],
+        "k": k or pipeline.settings.default_k,
+        "miners": miners,
+        "min_similarity": min_similarity,
+        "max_similarity": max_similarity,
+    }
     try:
         body = NegativesRequest.model_validate(raw)
     except ValidationError as exc:
@@ -101,11 +115,13 @@ async def healthz() -> dict[str, str]:
 async def readyz(pipeline: PipelineDep) -> JSONResponse:
     parts = await pipeline.readiness()
     core_ok = parts["embedder"]["ok"] and any(
-        v["ok"] for k, v in parts.items() if k.startswith("miner:"))
+        v["ok"] for k, v in parts.items() if k.startswith("miner:")
+    )
     degraded = not all(v["ok"] for k, v in parts.items() if not k.startswith("miner:"))
     status = "unavailable" if not core_ok else ("degraded" if degraded else "ok")
-    return JSONResponse({"status": status, "components": parts},
-                        status_code=200 if core_ok else 503)
+    return JSONResponse(
+        {"status": status, "components": parts}, status_code=200 if core_ok else 503
+    )
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -84,7 +84,8 @@ class Settings(BaseSettings):
 
     # --- vocabulary miner --------------------------------------------------------------------
     vocab_path: Path | None = Field(
-        None, description="Vocabulary file (JSON list or .txt, one phrase a line); unset = LVIS+COCO."
+        None,
+        description="Vocabulary file (JSON list or .txt, one phrase a line); unset = LVIS+COCO.",
     )
     index_dir: Path = Field(
         Path(".hardneg/index"),
@@ -120,12 +121,15 @@ class Settings(BaseSettings):
 
     # --- LLM miner ---------------------------------------------------------------------------
     llm_url: str | None = Field(
-        None, description="OpenAI-compatible base URL (vLLM), e.g. http://vllm:8000/v1; unset = off."
+        None,
+        description="OpenAI-compatible base URL (vLLM), e.g. http://vllm:8000/v1; unset = off.",
     )
     llm_model: str = Field(
         "meta-llama/Llama-3.1-8B-Instruct", description="Model name the LLM server serves."
     )
-    llm_api_key: str | None = Field(None, description="API key for the LLM server, if it needs one.")
+    llm_api_key: str | None = Field(
+        None, description="API key for the LLM server, if it needs one."
+    )
     llm_timeout_s: float = Field(20.0, gt=0, description="Timeout of one LLM request.")
     llm_max_concurrency: int = Field(32, ge=1, description="LLM requests in flight at once.")
     llm_cache_ttl_s: int = Field(30 * 24 * 3600, ge=1, description="TTL of cached LLM outputs.")
@@ -140,7 +144,10 @@ class Settings(BaseSettings):
     )
     fp_iou_threshold: float = Field(0.5, gt=0, le=1, description="IoU for a true-positive match.")
     fp_confusion_iou: float = Field(
-        0.3, gt=0, le=1, description="IoU with a present instance for a false positive to count as a confusion."
+        0.3,
+        gt=0,
+        le=1,
+        description="IoU with a present instance for a false positive to count as a confusion.",
     )
 
 
@@ -155,7 +162,9 @@ def settings_reference() -> str:
     for name, f in Settings.model_fields.items():
         default = f.default if f.default_factory is None else f.default_factory()  # type: ignore[call-arg]
         rows.append(f"| `HARDNEG_{name.upper()}` | `{default}` | {f.description} |")
-    return "# Settings reference\n\nGenerated from `service/settings.py`.\n\n" + "\n".join(rows) + "\n"
+    return (
+        "# Settings reference\n\nGenerated from `service/settings.py`.\n\n" + "\n".join(rows) + "\n"
+    )
 
 
 if __name__ == "__main__":
