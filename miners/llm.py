@@ -1,0 +1,237 @@
+"""LLM proposal miner: a language model served behind an OpenAI-compatible API proposes negatives.
+
+Built for vLLM (``/v1/chat/completions`` with a JSON-schema ``response_format``) but asks nothing
+vLLM-only, so llama.cpp's server or any OpenAI-compatible server works too. The HTTP side
+(retries, Retry-After, concurrency limit, circuit breaker) lives in ``llm_client``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from typing import Any
+
+from hardneg.miners.base import MineQuery, MinerContext, MinerOutput, MinerUnavailable
+from hardneg.miners.llm_client import (
+    ChatClient,
+    ChatReply,
+    CircuitBreaker,
+    LLMError,
+    LLMHTTPError,
+    normalise_base_url,
+)
+from hardneg.miners.llm_prompt import (
+    PROMPT_HASH,
+    PROMPT_VERSION,
+    RESPONSE_SCHEMA,
+    SCHEMA_NAME,
+    BadOutput,
+    Proposal,
+    build_messages,
+    parse_reply,
+)
+from hardneg.miners.types import Candidate
+
+log = logging.getLogger(__name__)
+
+MINER_REVISION = "1"  # bump on any change to how replies become candidates
+MAX_PROPOSALS = 40  # asked per positive; more costs decode time for little gain
+TOKENS_PER_PROPOSAL = 40  # max_tokens budget; doubled on the retry after a truncated reply
+TEMPERATURE = 0.6
+SEED = 0  # same prompt -> same answer on every replica, so cached and fresh answers agree
+TIMEOUT_SLACK_S = 5.0  # the miner's own timeout: one request plus room for a quick retry
+
+
+def _norm(phrase: str) -> str:
+    return " ".join(phrase.casefold().split())
+
+
+class LLMMiner:
+    """Asks the model for look-alike concepts that are not present, validates and caches them."""
+
+    name = "llm"
+
+    def __init__(self, ctx: MinerContext) -> None:
+        s = ctx.settings
+        url = getattr(s, "llm_url", None)
+        if not url:
+            raise MinerUnavailable(
+                "no LLM configured: set HARDNEG_LLM_URL to an OpenAI-compatible server"
+                " (e.g. vLLM at http://vllm:8000/v1)"
+            )
+        self.model: str = s.llm_model
+        self.cache_ttl_s: int = s.llm_cache_ttl_s
+        self.timeout_s: float = s.llm_timeout_s + TIMEOUT_SLACK_S  # read by the pipeline
+        self.version = f"{MINER_REVISION}+prompt.{PROMPT_VERSION}.{PROMPT_HASH[:8]}+{self.model}"
+        self.client = ChatClient(
+            normalise_base_url(url), s.llm_api_key, s.llm_timeout_s, s.llm_max_concurrency
+        )
+        self.breaker = CircuitBreaker()
+        # json_schema is the OpenAI/vLLM form; llama-cpp-python only knows json_object+schema.
+        self.response_format = "json_schema"
+
+    async def mine(self, query: MineQuery, ctx: MinerContext) -> MinerOutput:
+        count = max(1, min(query.k, MAX_PROPOSALS))
+        present = sorted({_norm(p) for p in query.present})
+        avoid = sorted({_norm(p) for p in query.exclude} - set(present))
+        key = self._cache_key(_norm(query.positive), present, avoid, count)
+        hit = await self._cache_get(ctx, key)
+        if hit is not None:
+            proposals, invalid = hit
+        else:
+            proposals, invalid = await self._ask(query.positive, present, avoid, count)
+            await self._cache_set(ctx, key, proposals, invalid)
+        return self._output(query, proposals, invalid, count)
+
+    async def _ask(
+        self, positive: str, present: list[str], avoid: list[str], count: int
+    ) -> tuple[list[Proposal], int]:
+        """One request, retried once when the reply is truncated or not the JSON asked for."""
+        messages = build_messages(positive, present, avoid, count)
+        max_tokens = count * TOKENS_PER_PROPOSAL + 64
+        problem = ""
+        for _ in range(2):
+            try:
+                reply = await self._complete(messages, max_tokens)
+                if reply.finish_reason != "length":
+                    return parse_reply(reply.content)
+                problem = f"truncated reply: finish_reason=length at max_tokens={max_tokens}"
+                max_tokens *= 2
+            except BadOutput as exc:
+                problem = f"unparseable JSON: {exc}"
+        what, _, detail = problem.partition(": ")
+        raise LLMError(f"{what} after one retry: {detail}")
+
+    async def _complete(self, messages: list[dict[str, str]], max_tokens: int) -> ChatReply:
+        """One chat call through the circuit breaker."""
+        self.breaker.before_call()
+        try:
+            reply = await self._negotiated(messages, max_tokens)
+        except asyncio.CancelledError:
+            self.breaker.release()
+            raise
+        except BadOutput:
+            self.breaker.success()  # the server answered; the answer is the problem
+            raise
+        except LLMError as exc:
+            self.breaker.failure(str(exc))
+            raise
+        self.breaker.success()
+        return reply
+
+    async def _negotiated(self, messages: list[dict[str, str]], max_tokens: int) -> ChatReply:
+        """Send with json_schema; if the server rejects that form, switch to json_object+schema."""
+        try:
+            return await self.client.chat(self._body(messages, max_tokens))
+        except LLMHTTPError as exc:
+            rejected = exc.status in (400, 422) and (
+                "response_format" in exc.body or "json_schema" in exc.body
+            )
+            if not rejected or self.response_format != "json_schema":
+                raise
+        log.warning("LLM server rejects response_format json_schema; using json_object+schema")
+        self.response_format = "json_object"
+        return await self.client.chat(self._body(messages, max_tokens))
+
+    def _body(self, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
+        if self.response_format == "json_schema":
+            fmt: dict[str, Any] = {
+                "type": "json_schema",
+                "json_schema": {"name": SCHEMA_NAME, "schema": RESPONSE_SCHEMA, "strict": True},
+            }
+        else:
+            fmt = {"type": "json_object", "schema": RESPONSE_SCHEMA}
+        return {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": TEMPERATURE,
+            "seed": SEED,
+            "response_format": fmt,
+        }
+
+    def _output(
+        self, query: MineQuery, proposals: list[Proposal], invalid: int, count: int
+    ) -> MinerOutput:
+        """Candidates, minus duplicates and echoes of the positive/present/excluded concepts."""
+        taken = {
+            _norm(query.positive),
+            *(_norm(p) for p in query.present),
+            *(_norm(p) for p in query.exclude),
+        }
+        seen: set[str] = set()
+        echoes = dups = 0
+        out: list[Candidate] = []
+        for p in proposals:
+            key = _norm(p.phrase)
+            if key in taken:
+                echoes += 1
+            elif key in seen:
+                dups += 1
+            elif len(out) < count:
+                seen.add(key)
+                out.append(
+                    Candidate(
+                        phrase=p.phrase,
+                        for_positive=query.positive,
+                        source=self.name,
+                        kind=p.kind,
+                        evidence={
+                            "model": self.model,
+                            "prompt_version": PROMPT_VERSION,
+                            "prompt_hash": PROMPT_HASH,
+                            "shared_attribute": p.shared_attribute,
+                        },
+                    )
+                )
+        notes = [
+            f"{n} {what}"
+            for n, what in (
+                (invalid, "invalid entries dropped"),
+                (dups, "duplicates dropped"),
+                (echoes, "proposals named the positive or a present/excluded concept"),
+            )
+            if n
+        ]
+        if not out:
+            notes.append("the model proposed nothing usable")
+        return MinerOutput(candidates=out, note="; ".join(notes) or None)
+
+    def _cache_key(self, positive: str, present: list[str], avoid: list[str], count: int) -> str:
+        item = json.dumps(
+            [self.model, PROMPT_HASH, MINER_REVISION, positive, present, avoid, count],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return f"llm:{PROMPT_VERSION}:{hashlib.sha256(item.encode()).hexdigest()[:32]}"
+
+    async def _cache_get(self, ctx: MinerContext, key: str) -> tuple[list[Proposal], int] | None:
+        if ctx.cache is None:
+            return None
+        try:
+            raw = (await ctx.cache.get_many([key]))[0]
+            if raw is None:
+                return None
+            data = json.loads(raw)
+            return [Proposal.model_validate(p) for p in data["p"]], int(data["invalid"])
+        except Exception as exc:  # a cache problem costs a model call, never the answer
+            log.warning("LLM cache read failed (%s); asking the model", exc)
+            return None
+
+    async def _cache_set(
+        self, ctx: MinerContext, key: str, proposals: list[Proposal], invalid: int
+    ) -> None:
+        if ctx.cache is None:
+            return
+        raw = json.dumps(
+            {"p": [p.model_dump(mode="json") for p in proposals], "invalid": invalid}
+        ).encode()
+        try:
+            await ctx.cache.set_many({key: raw}, ttl_s=self.cache_ttl_s)
+        except Exception as exc:
+            log.warning("LLM cache write failed: %s", exc)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,1 @@
+"""In-process stand-ins for systems this machine cannot reach, speaking their real wire formats."""
