@@ -200,7 +200,7 @@ def index_build(
         load_vocabulary_file,
     )
     from hardneg.service.settings import Settings
-    from hardneg.service.similarity.embedder import load_embedder
+    from hardneg.service.similarity import load_embedder
 
     settings = Settings()
     try:

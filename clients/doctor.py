@@ -62,7 +62,7 @@ def check_faiss() -> Check:
 def check_pipeline() -> list[Check]:
     from hardneg.service.pipeline import Pipeline
     from hardneg.service.settings import DEFAULT_CLIP, Settings
-    from hardneg.service.similarity.embedder import EmbedderUnavailable
+    from hardneg.service.similarity import EmbedderUnavailable
 
     settings = Settings()
     try:

@@ -36,7 +36,7 @@ from hardneg.service.cache import Cache, cache_key, make_cache
 from hardneg.service.guard import Guard
 from hardneg.service.rank import Band, rank_item
 from hardneg.service.settings import Settings
-from hardneg.service.similarity.embedder import CachedEmbedder, default_band, load_embedder
+from hardneg.service.similarity import CachedEmbedder, default_band, load_embedder
 
 log = logging.getLogger(__name__)
 

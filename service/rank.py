@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from hardneg.miners.knowledge import Knowledge
     from hardneg.service.guard import Guard
     from hardneg.service.settings import Settings
-    from hardneg.service.similarity.embedder import CachedEmbedder
+    from hardneg.service.similarity import CachedEmbedder
 
 
 @dataclass(frozen=True)

@@ -31,3 +31,32 @@ def redis_url(redis_srv: RedisServer) -> Iterator[str]:
     r.flushall()
     r.close()
     yield redis_srv.url
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The real MiniLM text model shipped on PyPI (loaded once per session)."""
+    from hardneg.service.similarity import MiniLMEmbedder
+
+    return MiniLMEmbedder(device="cpu")
+
+
+@pytest.fixture(scope="session")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where tests store built vocabulary indexes (built once per session, then loaded)."""
+    return tmp_path_factory.mktemp("index")
+
+
+@pytest.fixture(scope="session")
+def make_pipeline(minilm, index_dir):
+    """Factory for pipelines on the embedded default (MiniLM) that share the loaded model."""
+    from hardneg.service.pipeline import Pipeline
+    from hardneg.service.settings import Settings
+
+    def make(cache=None, factories=None, **overrides):
+        overrides.setdefault("miners", ["vocabulary"])
+        overrides.setdefault("index_dir", index_dir)
+        settings = Settings(_env_file=None, **overrides)
+        return Pipeline.create(settings, cache=cache, embedder=minilm, factories=factories)
+
+    return make
