@@ -1,0 +1,100 @@
+"""The false-positive miner: a model's own mistakes, fed back as hard negatives (SA-Co style).
+
+For a positive it proposes the concepts a detector predicted on instances of that positive
+(most frequent first); for an item whose id is a known image id, that image's own image-level
+false positives come first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hardneg.miners.base import MineQuery, MinerContext, MinerOutput
+from hardneg.miners.false_positive.ingest import phrase_of
+from hardneg.miners.false_positive.records import EMPTY_VERSION, Record
+from hardneg.miners.false_positive.store import FPStore, open_store
+from hardneg.miners.types import Candidate, Kind
+
+CODE_VERSION = "1"
+NO_DATA_NOTE = "no false positives ingested yet"
+
+
+def _evidence(rec: Record, examples: list[str], image_level: bool) -> dict[str, Any]:
+    return {
+        "count": rec["count"],
+        "mean_score": round(rec["sum_score"] / rec["count"], 4),
+        "max_score": round(rec["max_score"], 4),
+        "rounds": list(rec["rounds"]),
+        "example_image_ids": examples,
+        "image_level": image_level,
+    }
+
+
+def _ranked(records: dict[str, Record]) -> list[tuple[str, Record]]:
+    """Most frequent first, then the most confident, then by phrase (a stable order)."""
+    return sorted(records.items(), key=lambda kv: (-kv[1]["count"], -kv[1]["max_score"], kv[0]))
+
+
+class FalsePositiveMiner:
+    """Candidates from the confusion table (``hardneg fp ingest`` / ``POST /v1/false-positives``).
+
+    ``version`` is ``1+<data version>`` so cached answers change when the table does. With the
+    SQLite store it is read live; with Redis call ``await data_version()`` first to refresh it.
+    """
+
+    name = "false_positive"
+    uses_item_id = True  # image-level false positives depend on the item's image id
+
+    def __init__(self, ctx: MinerContext, store: FPStore | None = None) -> None:
+        self.store = store or open_store(ctx.settings)
+
+    @property
+    def version(self) -> str:
+        return f"{CODE_VERSION}+{self.store.peek_version()}"
+
+    async def data_version(self) -> str:
+        """Refresh the data version from the store and return the full miner version."""
+        await self.store.version()
+        return self.version
+
+    async def mine(self, query: MineQuery, ctx: MinerContext) -> MinerOutput:
+        if await self.store.version() == EMPTY_VERSION:
+            return MinerOutput(note=NO_DATA_NOTE)
+        positive = phrase_of(query.positive)
+        blocked = {phrase_of(p) for p in (query.positive, *query.present, *query.exclude)}
+        out: dict[str, Candidate] = {}
+        if query.item_id:
+            own = await self.store.image_false_positives(query.item_id)
+            for phrase, rec in _ranked(own):
+                self._add(out, blocked, query, phrase, rec, [query.item_id], image_level=True)
+        for phrase, rec in _ranked(await self.store.confusions(positive)):
+            self._add(out, blocked, query, phrase, rec, list(rec["examples"]), image_level=False)
+        cands = list(out.values())[: query.k]
+        if cands:
+            return MinerOutput(candidates=cands)
+        where = f" or image {query.item_id!r}" if query.item_id else ""
+        return MinerOutput(note=f"no false positives recorded for {positive!r}{where}")
+
+    @staticmethod
+    def _add(
+        out: dict[str, Candidate],
+        blocked: set[str],
+        query: MineQuery,
+        phrase: str,
+        rec: Record,
+        examples: list[str],
+        image_level: bool,
+    ) -> None:
+        if phrase in blocked or phrase in out:
+            return
+        out[phrase] = Candidate(
+            phrase=phrase,
+            for_positive=query.positive,
+            source=FalsePositiveMiner.name,
+            kind=Kind.type,
+            score=round(rec["sum_score"] / rec["count"], 4),
+            evidence=_evidence(rec, examples, image_level),
+        )
+
+    async def aclose(self) -> None:
+        await self.store.aclose()
