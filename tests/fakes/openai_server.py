@@ -201,6 +201,8 @@ class FakeLLM:
         self.default = default or ok()
         self.record = record
         self.requests: list[Recorded] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most chat requests the server held at once
         self._script: deque[Behaviour] = deque()
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
@@ -227,6 +229,7 @@ class FakeLLM:
             self._script.clear()
             self.requests.clear()
             self.default = default or ok()
+            self.max_in_flight = 0
 
     async def _chat(self, request: Request) -> Response:
         try:
@@ -239,7 +242,13 @@ class FakeLLM:
             if self.record:
                 self.requests.append(Recorded(body, dict(request.headers)))
             behaviour = self._script.popleft() if self._script else self.default
-        return await behaviour(body, self)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await behaviour(body, self)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     async def _models(self, _: Request) -> Response:
         return JSONResponse({"object": "list", "data": [{"id": "fake", "object": "model"}]})

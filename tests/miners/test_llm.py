@@ -6,6 +6,7 @@ vLLM's chat-completions wire format, including its failures. Caching runs agains
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 
@@ -122,6 +123,18 @@ async def test_request_layout_schema_and_shared_prefix(miner: LLMMiner, llm: fak
     assert json.loads(b["messages"][-1]["content"])["avoid"] == ["parasol"]
     assert b["max_tokens"] < a["max_tokens"]  # budget follows the count asked for
     assert "authorization" not in llm.requests[0].headers
+
+
+async def test_requests_in_flight_stay_within_the_limit(llm: fake.FakeLLM):
+    llm.reset(default=fake.stall(0.1))
+    m = LLMMiner(MinerContext(settings=settings_for(llm.url, llm_max_concurrency=3)))
+    queries = [MineQuery(positive=f"bus {i}", k=2) for i in range(10)]
+    try:
+        outs = await asyncio.gather(*(m.mine(q, ctx_of(m)) for q in queries))
+    finally:
+        await m.aclose()
+    assert [o.candidates[0].for_positive for o in outs] == [q.positive for q in queries]
+    assert len(llm.requests) == 10 and llm.max_in_flight == 3
 
 
 async def test_api_key_is_sent_as_bearer(llm: fake.FakeLLM):
