@@ -1,0 +1,265 @@
+"""Static knowledge of concepts: the LVIS+COCO vocabulary, WordNet 3.0 synonyms and ancestors,
+and an attribute lexicon (colour / material / size / pattern).
+
+The exclusion guard asks it what a phrase's synonyms and ancestors are; the vocabulary miner
+reads its vocabulary. Everything is loaded from the files shipped in ``hardneg.miners.data``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from hardneg.miners.base import Related
+from hardneg.miners.data.loaders import (
+    ATTRIBUTES_FILE,
+    DATA_FILES,
+    GRAPH_FILE,
+    VOCAB_FILE,
+    AttributeLexicon,
+    NounGraph,
+    read_bytes,
+    read_json,
+)
+from hardneg.miners.normalize import match_key, normalize, tokens
+from hardneg.miners.types import Kind
+
+__all__ = ["Knowledge", "VocabEntry"]
+
+SNAPSHOT_PREFIX = "lvis-v1+coco2017+wn30"
+# Words after which the head of a noun phrase has ended ("cup of coffee" -> "cup").
+_PREPOSITIONS = frozenset({"of", "with", "on", "in", "for", "from", "at", "under", "without"})
+# Common ancestors at or above this depth say nothing about likeness (artifact, organism...).
+_GENERIC_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class VocabEntry:
+    """One concept of the default vocabulary (an LVIS category, or a COCO-only category)."""
+
+    phrase: str
+    synonyms: tuple[str, ...]
+    synset: str | None
+    lvis_id: int | None
+    coco_id: int | None
+    frequency: str | None
+    definition: str | None
+    qualifier: str | None = None  # LVIS "bow_(weapon)" -> phrase "bow", qualifier "weapon"
+
+
+@dataclass(frozen=True)
+class _Hit:
+    """What an exact lookup found: synset ids, LVIS phrases, synset names (also unshipped)."""
+
+    ids: tuple[int, ...]
+    phrases: tuple[str, ...]
+    names: tuple[str, ...]
+
+
+class Knowledge:
+    """Synonyms, ancestors and attributes of phrases, from LVIS, COCO and WordNet 3.0."""
+
+    def __init__(
+        self,
+        entries: list[VocabEntry],
+        graph: NounGraph,
+        lexicon: AttributeLexicon,
+        snapshot_id: str,
+    ) -> None:
+        self.snapshot_id = snapshot_id
+        self._entries = entries
+        self._graph = graph
+        self._lexicon = lexicon
+        self._vocab_index: dict[str, list[int]] = {}
+        for i, e in enumerate(entries):
+            forms = [e.phrase, *e.synonyms]
+            if e.qualifier:
+                forms.append(f"{e.phrase} ({e.qualifier})")
+            for key in {match_key(f) for f in forms}:
+                self._vocab_index.setdefault(key, []).append(i)
+
+    @classmethod
+    def from_data(
+        cls,
+        vocab: dict[str, Any],
+        graph: dict[str, Any],
+        attributes: dict[str, Any],
+        snapshot_id: str,
+    ) -> Knowledge:
+        """Build from the parsed JSON of the three data files (see miners/data/README.md)."""
+        entries = [
+            VocabEntry(
+                phrase=e["phrase"],
+                synonyms=tuple(e["synonyms"]),
+                synset=e["synset"],
+                lvis_id=e["lvis_id"],
+                coco_id=e["coco_id"],
+                frequency=e["frequency"],
+                definition=e["definition"],
+                qualifier=e["qualifier"],
+            )
+            for e in vocab["entries"]
+        ]
+        return cls(
+            entries, NounGraph.from_json(graph), AttributeLexicon.from_json(attributes), snapshot_id
+        )
+
+    @classmethod
+    def load_default(cls) -> Knowledge:
+        """The shipped LVIS v1 + COCO 2017 + WordNet 3.0 knowledge (loaded once per process)."""
+        return _load_default()
+
+    def vocabulary(self) -> list[VocabEntry]:
+        return list(self._entries)
+
+    # --- lookups -------------------------------------------------------------------------------
+    def _known(self, phrase: str) -> bool:
+        key = match_key(phrase)
+        return key in self._vocab_index or key in self._graph.lemma_index
+
+    def _lookup(self, phrase: str) -> _Hit | None:
+        """LVIS/COCO categories first (their chosen sense), else every WordNet noun sense."""
+        key = match_key(phrase)
+        if key in self._vocab_index:
+            entries = [self._entries[i] for i in self._vocab_index[key]]
+            names = tuple(sorted({e.synset for e in entries if e.synset}))
+            ids = tuple(self._graph.by_name[n] for n in names if n in self._graph.by_name)
+            phrases = tuple(p for e in entries for p in (e.phrase, *e.synonyms))
+            return _Hit(ids, phrases, names)
+        ids = self._graph.lookup(phrase)
+        if not ids:
+            return None
+        return _Hit(ids, (), tuple(self._graph.names[i] for i in ids))
+
+    def _from_hit(self, hit: _Hit) -> tuple[set[str], set[str]]:
+        synonyms = {normalize(p) for p in hit.phrases} | self._graph.phrases(hit.ids)
+        ancestors = self._graph.phrases(self._graph.ancestors(hit.ids))
+        return synonyms, ancestors
+
+    def related(self, phrase: str) -> Related:
+        """Synonyms and ancestors of ``phrase``: exact match, else its head, else a known suffix.
+
+        For "yellow school bus" (unknown as a whole) the head "school bus", its synonyms and its
+        ancestors are all ancestors: a yellow school bus is a school bus.
+        """
+        key = match_key(phrase)
+        hit = self._lookup(phrase) if key else None
+        if hit is not None:
+            synonyms, ancestors = self._from_hit(hit)
+            evidence: dict[str, Any] = {"synsets": list(hit.names), "via": "exact"}
+            if not hit.ids:  # an LVIS category WordNet 3.0 lacks (stop sign): ancestors of its head
+                head = self._head_related(phrase, strip_attributes=False)
+                if head is not None:
+                    ancestors |= head[1]
+                    evidence.update(via="exact+suffix", head=head[0], head_synsets=head[2])
+            return self._finish(key, synonyms, ancestors, evidence)
+        head = self._head_related(phrase, strip_attributes=True)
+        if head is None:
+            return Related(evidence={"synsets": [], "via": "unknown"})
+        head_phrase, ancestors, names, via = head
+        return self._finish(
+            key, set(), ancestors, {"synsets": names, "via": via, "head": head_phrase}
+        )
+
+    @staticmethod
+    def _finish(key: str, synonyms: set[str], ancestors: set[str], ev: dict[str, Any]) -> Related:
+        synonyms = {s for s in synonyms if match_key(s) != key}
+        ancestors = {a for a in ancestors if match_key(a) != key}
+        return Related(synonyms=synonyms, ancestors=ancestors, evidence=ev)
+
+    def _head_related(
+        self, phrase: str, strip_attributes: bool
+    ) -> tuple[str, set[str], list[str], str] | None:
+        """(head, head + its synonyms + its ancestors, synsets, via) for the phrase's head noun."""
+        for head, via in self._heads(phrase, strip_attributes):
+            hit = self._lookup(head)
+            if hit is not None and hit.ids:
+                synonyms, ancestors = self._from_hit(hit)
+                return head, {normalize(head)} | synonyms | ancestors, list(hit.names), via
+        return None
+
+    def _heads(self, phrase: str, strip_attributes: bool) -> list[tuple[str, str]]:
+        """Candidate heads, most specific first: attribute-free, before a preposition, suffixes."""
+        words = tokens(phrase)
+        out: list[tuple[str, str]] = []
+        if strip_attributes:
+            attrs, head = self.split_attributes(phrase)
+            if attrs and head:
+                out.append((head, "head"))
+                words = head.split()
+        cut = next((i for i, w in enumerate(words) if i and w in _PREPOSITIONS), None)
+        if cut is not None:
+            out.append((" ".join(words[:cut]), "head"))
+            words = words[:cut]
+        out.extend((" ".join(words[i:]), "suffix") for i in range(1, len(words)))
+        return out
+
+    # --- attributes ----------------------------------------------------------------------------
+    def split_attributes(self, phrase: str) -> tuple[list[tuple[Kind, str]], str]:
+        """Leading attribute words and the head: "yellow school bus" -> ([(colour, yellow)], ...).
+
+        A phrase known as a whole keeps its words ("red fox" is a species, not a red fox).
+        """
+        words = tokens(phrase)
+        attrs: list[tuple[Kind, str]] = []
+        i = 0
+        while len(words) - i > 1 and not self._known(" ".join(words[i:])):
+            m = self._lexicon.match(words, i)
+            if m is None or i + m[2] >= len(words):
+                break
+            attrs.append((Kind(m[0]), m[1]))
+            i += m[2]
+        return attrs, " ".join(words[i:])
+
+    def attribute_values(self, attrs: Sequence[tuple[Kind, str]]) -> frozenset[str]:
+        """Canonical attribute words, spelling variants merged ({"gray"} for "grey" or "gray")."""
+        return frozenset(v for _, w in attrs for v in self._lexicon.canonical(w).values())
+
+    def _attribute_sets(self, attrs: list[tuple[Kind, str]]) -> dict[str, set[str]]:
+        """kind -> canonical attribute values, each word counted under every kind it can be."""
+        out: dict[str, set[str]] = {}
+        for _, word in attrs:
+            for kind, canon in self._lexicon.canonical(word).items():
+                out.setdefault(kind, set()).add(canon)
+        return out
+
+    def kind_of(self, positive: str, negative: str) -> Kind:
+        """How ``negative`` differs from ``positive``: an attribute kind, type, or other."""
+        p_attrs, p_head = self.split_attributes(positive)
+        n_attrs, n_head = self.split_attributes(negative)
+        p_sets, n_sets = self._attribute_sets(p_attrs), self._attribute_sets(n_attrs)
+        if match_key(p_head) != match_key(n_head):
+            if p_attrs and n_attrs and p_sets != n_sets:
+                return Kind.other  # both the thing and its attributes differ
+            return Kind.type if self._alike(p_head, n_head) else Kind.other
+        differing = [k for k in self._lexicon.kind_order if p_sets.get(k) != n_sets.get(k)]
+        if not differing:
+            return Kind.other
+        changed = {w for _, w in p_attrs} ^ {w for _, w in n_attrs}
+        for kind in differing:  # the first kind every changed word can be
+            if all(kind in self._lexicon.canonical(w) for w in changed):
+                return Kind(kind)
+        return Kind.other
+
+    def _alike(self, a: str, b: str) -> bool:
+        """False when both heads are known and share only generic ancestors (bus vs road)."""
+        ha, hb = self._lookup(a), self._lookup(b)
+        if ha is None or hb is None or not ha.ids or not hb.ids:
+            return True
+        g = self._graph
+        common = (g.ancestors(ha.ids) | set(ha.ids)) & (g.ancestors(hb.ids) | set(hb.ids))
+        return any(g.depth[i] > _GENERIC_DEPTH for i in common)
+
+
+@lru_cache(maxsize=1)
+def _load_default() -> Knowledge:
+    digest = hashlib.sha256()
+    for name in DATA_FILES:
+        digest.update(read_bytes(name))
+    snapshot = f"{SNAPSHOT_PREFIX}@{digest.hexdigest()[:8]}"
+    return Knowledge.from_data(
+        read_json(VOCAB_FILE), read_json(GRAPH_FILE), read_json(ATTRIBUTES_FILE), snapshot
+    )
