@@ -161,7 +161,11 @@ def stall(seconds: float, then: Behaviour | None = None) -> Behaviour:
     """Answer only after ``seconds`` (or never, if the server stops first)."""
 
     async def run(body: dict[str, Any], srv: FakeLLM) -> Response:
-        await asyncio.sleep(seconds)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if srv.stopping:  # let the server stop at once instead of waiting out the stall
+                return error(503, "server shutting down")
+            await asyncio.sleep(0.02)
         return await (then or ok())(body, srv)
 
     return run
@@ -202,6 +206,7 @@ class FakeLLM:
         self.record = record
         self.requests: list[Recorded] = []
         self.in_flight = 0
+        self.stopping = False
         self.max_in_flight = 0  # the most chat requests the server held at once
         self._script: deque[Behaviour] = deque()
         self._lock = threading.Lock()
@@ -257,6 +262,7 @@ class FakeLLM:
         return Response(status_code=200)
 
     def start(self) -> FakeLLM:
+        self.stopping = False
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = int(sock.getsockname()[1])
@@ -279,6 +285,7 @@ class FakeLLM:
         return self
 
     def stop(self) -> None:
+        self.stopping = True
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
