@@ -43,11 +43,13 @@ class Guard:
         protected: list[str],
         rules: list[_AttributeRule],
         knowledge: Knowledge,
+        subsumers: dict[str, str] | None = None,
     ) -> None:
         self._blocked = blocked
         self._protected = protected
         self._rules = rules
         self._knowledge = knowledge
+        self._subsumers = subsumers or {}
 
     @classmethod
     def for_item(
@@ -74,14 +76,15 @@ class Guard:
             for r in [_attribute_rule(role, p, knowledge, extra)]
             if r
         ]
-        return cls(blocked, list(protected.values()), rules, knowledge)
+        return cls(blocked, list(protected.values()), rules, knowledge,
+                   _subsumers(items, knowledge, extra))
 
     def check(self, phrase: str) -> str | None:
         """None when ``phrase`` may be returned, else a short reason ("ancestor of 'school bus'")."""
         key = match_key(phrase)
         if not key:
             return "empty after normalisation"
-        reason = self._blocked.get(key)
+        reason = self._blocked.get(key) or self._kind_of_shown(phrase)
         if reason is not None or not self._rules:
             return reason
         attrs, head = self._knowledge.split_attributes(phrase)
@@ -92,6 +95,17 @@ class Guard:
         for rule in self._rules:
             if values <= rule.attributes and head_key in rule.heads:
                 return rule.heads[head_key]
+        return None
+
+    def _kind_of_shown(self, phrase: str) -> str | None:
+        """A hyponym of a positive or present concept may be exactly what the image shows: the
+        annotation "bus" may well be a school bus, so "school bus" is no safe negative for it."""
+        if not self._subsumers:
+            return None
+        for ancestor in self._knowledge.related(phrase).ancestors:
+            reason = self._subsumers.get(match_key(ancestor))
+            if reason is not None:
+                return reason
         return None
 
     @property
@@ -125,6 +139,21 @@ def _blocked_phrases(
     blocked.pop("", None)
     protected.pop("", None)
     return blocked, protected
+
+
+def _subsumers(
+    items: list[tuple[str, str]], knowledge: Knowledge, extra: Mapping[str, list[Related]]
+) -> dict[str, str]:
+    """match_key of every positive/present phrase and synonym -> "a kind of ..." reason."""
+    out: dict[str, str] = {}
+    for role, p in items:
+        if role == "exclude":
+            continue
+        rel = _merge(knowledge.related(p), extra.get(match_key(p), []))
+        for s in [p, *sorted(rel.synonyms)]:
+            out.setdefault(match_key(s), f"a kind of {_label(role, p)}")
+    out.pop("", None)
+    return out
 
 
 def _index_related(related: Sequence[Mapping[str, Related]]) -> dict[str, list[Related]]:

@@ -148,3 +148,17 @@ def test_every_lvis_category_blocks_its_synonyms_and_wordnet_hypernyms(k: Knowle
     assert checked > 50_000
     missing = [e["synset"] for e in lvis if e["synset"] not in hypernyms]
     assert missing == ["stop_sign.n.01"]  # the one LVIS synset WordNet 3.0 lacks
+
+
+def test_kinds_of_a_shown_concept_are_blocked():
+    """An annotated "bus" may be a school bus: hyponyms of positives/present are no negatives."""
+    kn = Knowledge.load_default()
+    guard = Guard.for_item(["bus"], ["dog"], [], kn)
+    assert guard.check("school bus") == "a kind of 'bus'"
+    assert guard.check("minibus") == "a kind of 'bus'"
+    assert guard.check("red school bus") == "a kind of 'bus'"
+    assert guard.check("poodle") == "a kind of present 'dog'"
+    assert guard.check("taxi") is None and guard.check("cat") is None
+    # "red school bus" is a fine negative for a *yellow* school bus, not for a bare one
+    assert Guard.for_item(["yellow school bus"], [], [], kn).check("red school bus") is None
+    assert Guard.for_item(["school bus"], [], [], kn).check("red school bus") is not None
