@@ -156,11 +156,7 @@ class LLMMiner:
         self, query: MineQuery, proposals: list[Proposal], invalid: int, count: int
     ) -> MinerOutput:
         """Candidates, minus duplicates and echoes of the positive/present/excluded concepts."""
-        taken = {
-            _norm(query.positive),
-            *(_norm(p) for p in query.present),
-            *(_norm(p) for p in query.exclude),
-        }
+        taken = {_norm(p) for p in (query.positive, *query.present, *query.exclude)}
         seen: set[str] = set()
         echoes = dups = 0
         out: list[Candidate] = []
@@ -172,32 +168,27 @@ class LLMMiner:
                 dups += 1
             elif len(out) < count:
                 seen.add(key)
-                out.append(
-                    Candidate(
-                        phrase=p.phrase,
-                        for_positive=query.positive,
-                        source=self.name,
-                        kind=p.kind,
-                        evidence={
-                            "model": self.model,
-                            "prompt_version": PROMPT_VERSION,
-                            "prompt_hash": PROMPT_HASH,
-                            "shared_attribute": p.shared_attribute,
-                        },
-                    )
-                )
-        notes = [
-            f"{n} {what}"
-            for n, what in (
-                (invalid, "invalid entries dropped"),
-                (dups, "duplicates dropped"),
-                (echoes, "proposals named the positive or a present/excluded concept"),
-            )
-            if n
+                out.append(self._candidate(query.positive, p))
+        counts = [
+            (invalid, "invalid entries dropped"),
+            (dups, "duplicates dropped"),
+            (echoes, "proposals named the positive or a present/excluded concept"),
         ]
+        notes = [f"{n} {what}" for n, what in counts if n]
         if not out:
             notes.append("the model proposed nothing usable")
         return MinerOutput(candidates=out, note="; ".join(notes) or None)
+
+    def _candidate(self, positive: str, p: Proposal) -> Candidate:
+        evidence = {
+            "model": self.model,
+            "prompt_version": PROMPT_VERSION,
+            "prompt_hash": PROMPT_HASH,
+            "shared_attribute": p.shared_attribute,
+        }
+        return Candidate(
+            phrase=p.phrase, for_positive=positive, source=self.name, kind=p.kind, evidence=evidence
+        )
 
     def _cache_key(self, positive: str, present: list[str], avoid: list[str], count: int) -> str:
         item = json.dumps(
