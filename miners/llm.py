@@ -224,5 +224,16 @@ class LLMMiner:
         except Exception as exc:
             log.warning("LLM cache write failed: %s", exc)
 
+    async def check(self) -> tuple[bool, str]:
+        """Readiness: is the server up and does it serve HARDNEG_LLM_MODEL? (for doctor/ready)"""
+        try:
+            served = await self.client.models()
+        except LLMError as exc:
+            return False, str(exc)
+        where = self.client.base_url
+        if self.model in served:
+            return True, f"{where} serves {self.model} (circuit {self.breaker.state})"
+        return False, f"{where} does not serve {self.model!r}; it serves {served}"
+
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -230,6 +230,21 @@ class ChatClient:
                 await self.sleep(delay)
         raise LLMError(f"{error} after {self.retries} retries")
 
+    async def models(self) -> list[str]:
+        """Model ids the server lists at GET /models (a quick reachability check, no retries)."""
+        shards, _ = self._bound()
+        try:
+            async with asyncio.timeout(min(5.0, self.timeout_s)):
+                resp = await shards[0].http.get("/models")
+        except (TimeoutError, httpx.HTTPError) as exc:
+            raise LLMError(f"cannot reach LLM server at {self.base_url}: {exc!r}") from None
+        if resp.status_code != 200:
+            raise LLMHTTPError(resp.status_code, _error_text(resp))
+        try:
+            return [str(m["id"]) for m in resp.json()["data"]]
+        except (ValueError, KeyError, TypeError):
+            raise LLMError(f"GET {self.base_url}/models: not a model list") from None
+
     async def aclose(self) -> None:
         if self._loop is asyncio.get_running_loop():
             for shard in self._shards:

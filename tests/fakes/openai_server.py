@@ -201,8 +201,15 @@ class Recorded:
 class FakeLLM:
     """The server: scripted behaviours are used once each, in order, then ``default``."""
 
-    def __init__(self, default: Behaviour | None = None, record: bool = True) -> None:
+    def __init__(
+        self,
+        default: Behaviour | None = None,
+        record: bool = True,
+        models: list[str] | None = None,
+    ) -> None:
         self.default = default or ok()
+        self._served = models or ["meta-llama/Llama-3.1-8B-Instruct"]  # as --served-model-name
+        self.models = list(self._served)
         self.record = record
         self.requests: list[Recorded] = []
         self.in_flight = 0
@@ -235,6 +242,7 @@ class FakeLLM:
             self.requests.clear()
             self.default = default or ok()
             self.max_in_flight = 0
+            self.models = list(self._served)
 
     async def _chat(self, request: Request) -> Response:
         try:
@@ -256,7 +264,8 @@ class FakeLLM:
                 self.in_flight -= 1
 
     async def _models(self, _: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+        data = [{"id": m, "object": "model", "owned_by": "vllm"} for m in self.models]
+        return JSONResponse({"object": "list", "data": data})
 
     async def _health(self, _: Request) -> Response:
         return Response(status_code=200)

@@ -289,6 +289,19 @@ async def test_llama_cpp_style_server_gets_json_object(llm: fake.FakeLLM):
     assert llm.requests[1].body["response_format"]["schema"]["required"] == ["negatives"]
 
 
+async def test_check_reports_reachability_and_served_model(miner: LLMMiner, llm: fake.FakeLLM):
+    llm.models = ["test/model-8b"]
+    ok, detail = await miner.check()
+    assert ok and detail == f"{llm.url} serves test/model-8b (circuit closed)"
+    llm.models = ["other/model"]
+    ok, detail = await miner.check()
+    assert not ok and "does not serve 'test/model-8b'; it serves ['other/model']" in detail
+    down = LLMMiner(MinerContext(settings=settings_for(f"http://127.0.0.1:{free_port()}")))
+    ok, detail = await down.check()
+    await down.aclose()
+    assert not ok and detail.startswith("cannot reach LLM server at http://127.0.0.1:")
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
