@@ -219,14 +219,18 @@ def _is_box(b: Any) -> bool:
 
 def _box_column(recs: list[dict[str, Any]], path: str, p: _Problems) -> np.ndarray:
     raw = [r.get("bbox") for r in recs]
-    ok = [_is_box(b) for b in raw]
-    p.add(
-        [i for i, good in enumerate(ok) if not good],
-        lambda i: f"{path}[{i}].bbox: expected [x, y, width, height], got {raw[i]!r:.60}",
-    )
-    box = np.array(
-        [b if good else (0, 0, 0, 0) for b, good in zip(raw, ok, strict=True)], dtype=np.float64
-    ).reshape(len(raw), 4)
+    try:
+        box = np.array(raw) if raw else np.empty((0, 4))
+    except ValueError:  # ragged
+        box = np.empty(0)
+    if box.shape != (len(raw), 4) or box.dtype.kind not in "fiu":  # the rare slow path
+        ok = [_is_box(b) for b in raw]
+        p.add(
+            [i for i, good in enumerate(ok) if not good],
+            lambda i: f"{path}[{i}].bbox: expected [x, y, width, height], got {raw[i]!r:.60}",
+        )
+        box = np.array([b if good else (0, 0, 0, 0) for b, good in zip(raw, ok, strict=True)])
+    box = box.astype(np.float64).reshape(len(raw), 4)
     finite = np.isfinite(box).all(axis=1)
     p.add(np.flatnonzero(~finite).tolist(), lambda i: f"{path}[{i}].bbox: not finite")
     neg = np.flatnonzero(finite & ((box[:, 2] < 0) | (box[:, 3] < 0)))

@@ -62,6 +62,13 @@ class _Overlaps:
     best_iou: np.ndarray  # per prediction: its largest IoU with any instance
     best_concept: np.ndarray  # ... and that instance's concept (-1: overlaps nothing)
 
+    @classmethod
+    def empty(cls, n: int) -> _Overlaps:
+        none = np.empty(0, np.int64)
+        return cls(
+            none, none, np.empty(0), np.zeros(n, bool), np.zeros(n), np.full(n, -1, np.int64)
+        )
+
 
 def _expand(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All (prediction, instance) index pairs where instance is in [start, end) of its image."""
@@ -109,15 +116,7 @@ def _overlaps(
     g_con, g_box, g_crowd = (gt.ann_concept[g_order], gt.ann_box[g_order], gt.ann_crowd[g_order])
     start = np.searchsorted(g_img, p_img, side="left")
     end = np.searchsorted(g_img, p_img, side="right")
-    n = len(p_img)
-    ov = _Overlaps(
-        cand_pred=np.empty(0, np.int64),
-        cand_gt=np.empty(0, np.int64),
-        cand_iou=np.empty(0),
-        crowd_hit=np.zeros(n, bool),
-        best_iou=np.zeros(n),
-        best_concept=np.full(n, -1, np.int64),
-    )
+    ov = _Overlaps.empty(len(p_img))
     cands = []
     for lo, hi in _blocks(start, end):
         pi, gi = _expand(start[lo:hi], end[lo:hi])
@@ -130,9 +129,8 @@ def _overlaps(
         # COCO: a crowd region matches any part of it, so overlap is measured on the prediction
         ov.crowd_hit[pi[same & crowd & (_ratio(inter, area_p) >= opts.iou_threshold)]] = True
         first = _group_firsts(pi, np.lexsort((-iou, pi)))
-        touch = iou[first] > 0
-        ov.best_iou[pi[first[touch]]] = iou[first[touch]]
-        ov.best_concept[pi[first[touch]]] = g_con[gi[first[touch]]]
+        first = first[iou[first] > 0]
+        ov.best_iou[pi[first]], ov.best_concept[pi[first]] = iou[first], g_con[gi[first]]
     if cands:
         ov.cand_pred, ov.cand_gt, ov.cand_iou = (
             np.concatenate(c) for c in zip(*cands, strict=True)
@@ -185,7 +183,7 @@ def match(gt: GroundTruth, preds: Predictions, opts: MatchOptions) -> MatchResul
     confused = np.where(
         fp & (ov.best_iou >= opts.confusion_iou) & (ov.best_concept != p_con), ov.best_concept, -1
     )
-    counts = Counts(
+    counts = Counts(  # the subsets overlap: see docs/false_positives.md
         images=len(gt.image_ids),
         predictions=len(preds.score),
         below_threshold=len(preds.score) - len(keep),
@@ -198,35 +196,50 @@ def match(gt: GroundTruth, preds: Predictions, opts: MatchOptions) -> MatchResul
         images_with_false_positives=len(np.unique(p_img[fp])),
     )
     phrases = np.array(preds.vocab.phrases, dtype=object)
-    ids = np.array(gt.image_ids, dtype=object)
-    c = confused >= 0
-    pairs = _pair_deltas(phrases[confused[c]], phrases[p_con[c]], p_score[c], ids[p_img[c]])
-    images = _image_deltas(
-        ids[p_img[image_level]], phrases[p_con[image_level]], p_score[image_level]
-    )
+    ids = np.array(gt.image_ids, dtype=object)[p_img]
+    c, lv = confused >= 0, image_level
     return MatchResult(
         counts=counts,
         false_positive=keep[fp],
-        image_level=keep[image_level],
+        image_level=keep[lv],
         confused_with=confused[fp],
-        pairs=pairs,
-        images=images,
+        pairs=_pair_deltas(phrases[confused[c]], phrases[p_con[c]], p_score[c], ids[c]),
+        images=_image_deltas(ids[lv], phrases[p_con[lv]], p_score[lv]),
     )
 
 
-def _grouped(
-    a: np.ndarray, b: np.ndarray, score: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
-    """Sort rows by (a, b, -score); return the order, firsts and [start, end) of each group."""
+@dataclass
+class _Groups:
+    """Rows sorted by (a, b, -score), cut into runs of equal (a, b)."""
+
+    order: np.ndarray
+    starts: np.ndarray
+    count: list[int]
+    total: list[float]
+    best: list[float]
+
+    @property
+    def firsts(self) -> np.ndarray:
+        return self.order[self.starts]
+
+
+def _grouped(a: np.ndarray, b: np.ndarray, score: np.ndarray) -> _Groups:
     if len(a) == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64), []
+        empty = np.empty(0, np.int64)
+        return _Groups(empty, empty, [], [], [])
     _, ai = np.unique(a, return_inverse=True)
     _, bi = np.unique(b, return_inverse=True)
     order = np.lexsort((-score, bi, ai))
     ka, kb = ai[order], bi[order]
     starts = np.flatnonzero(np.r_[True, (ka[1:] != ka[:-1]) | (kb[1:] != kb[:-1])])
-    ends = np.r_[starts[1:], len(order)]
-    return order, starts, list(zip(starts.tolist(), ends.tolist(), strict=True))
+    s = score[order]
+    return _Groups(
+        order,
+        starts,
+        np.diff(np.r_[starts, len(order)]).tolist(),
+        np.add.reduceat(s, starts).tolist(),
+        s[starts].tolist(),
+    )
 
 
 def _pair_deltas(
@@ -235,32 +248,24 @@ def _pair_deltas(
     """One delta per (present, predicted) phrase pair; a phrase confused with itself is dropped."""
     differ = present != predicted
     present, predicted, score, image = (x[differ] for x in (present, predicted, score, image))
-    order, _, spans = _grouped(present, predicted, score)
+    g = _grouped(present, predicted, score)
     out = []
-    for lo, hi in spans:
-        rows = order[lo:hi]
-        examples = list(dict.fromkeys(image[rows[: MAX_EXAMPLES * 8]].tolist()))[:MAX_EXAMPLES]
-        s = score[rows]
+    for k, first in enumerate(g.firsts.tolist()):
+        lo = int(g.starts[k])
+        rows = g.order[lo : lo + min(g.count[k], MAX_EXAMPLES * 8)]  # best-scored first
+        examples = tuple(dict.fromkeys(image[rows].tolist()))[:MAX_EXAMPLES]
         out.append(
-            PairDelta(
-                present[rows[0]],
-                predicted[rows[0]],
-                len(rows),
-                float(s.sum()),
-                float(s[0]),
-                tuple(examples),
-            )
+            PairDelta(present[first], predicted[first], g.count[k], g.total[k], g.best[k], examples)
         )
     return out
 
 
 def _image_deltas(image: np.ndarray, concept: np.ndarray, score: np.ndarray) -> list[ImageDelta]:
-    order, _, spans = _grouped(image, concept, score)
-    out = []
-    for lo, hi in spans:
-        rows = order[lo:hi]
-        s = score[rows]
-        out.append(
-            ImageDelta(image[rows[0]], concept[rows[0]], len(rows), float(s.sum()), float(s[0]))
+    g = _grouped(image, concept, score)
+    firsts = g.firsts
+    return [
+        ImageDelta(*row)
+        for row in zip(
+            image[firsts].tolist(), concept[firsts].tolist(), g.count, g.total, g.best, strict=True
         )
-    return out
+    ]

@@ -95,6 +95,15 @@ def _bad(kind: str) -> tuple[object, object, str]:
     if kind == "unknown category":
         preds[5]["category_id"] = 42
         return gt, preds, "predictions[5].category_id: unknown category 42"
+    if kind == "box too short":
+        preds[1]["bbox"] = [1, 2, 3]
+        return gt, preds, "predictions[1].bbox: expected [x, y, width, height], got [1, 2, 3]"
+    if kind == "box missing":
+        del preds[11]["bbox"]
+        return gt, preds, "predictions[11].bbox: expected [x, y, width, height], got None"
+    if kind == "box text":
+        preds[0]["bbox"] = ["1", 2, 3, 4]
+        return gt, preds, "predictions[0].bbox: expected [x, y, width, height], got ['1', 2, 3, 4]"
     if kind == "gt negative box":
         gt["annotations"][2]["bbox"] = [0, 0, 10, -1]
         return gt, preds, "annotations[2].bbox: negative size 10x-1"
@@ -109,6 +118,9 @@ KINDS = [
     "nan",
     "unknown image",
     "negative box",
+    "box too short",
+    "box missing",
+    "box text",
     "score above 1",
     "score not a number",
     "unknown category",
