@@ -22,8 +22,6 @@ from hardneg.miners.normalize import match_key, normalize
 from hardneg.miners.types import Candidate
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from hardneg.miners.base import Embedder
     from hardneg.service.similarity.index import VectorIndex
 
@@ -170,21 +168,29 @@ class VocabularyMiner:
         return self._index
 
     async def mine(self, query: MineQuery, ctx: MinerContext) -> MinerOutput:
+        """Neighbours of the positive and of its head noun ("school bus" for "yellow school bus"):
+        attribute words pull text embeddings towards other yellow things, the head keeps types."""
         index = await self.ready()
+        _, head = self._knowledge.split_attributes(query.positive)
+        texts = list(dict.fromkeys([query.positive, head or query.positive]))
         encode = getattr(ctx.embedder, "encode", None)
         if encode is not None:
-            vec = await encode([query.positive])
+            vecs = await encode(texts)
         else:
-            vec = await asyncio.to_thread(self._embedder.encode_text, [query.positive])
+            vecs = await asyncio.to_thread(self._embedder.encode_text, texts)
         want = min(index.size, max(query.k * 4, 64))
-        scores, ids = await asyncio.to_thread(index.search, vec, want)
-        return MinerOutput(candidates=self._candidates(query.positive, scores[0], ids[0]))
+        scores, ids = await asyncio.to_thread(index.search, vecs, want)
+        best: dict[int, float] = {}
+        for row_scores, row_ids in zip(scores.tolist(), ids.tolist(), strict=True):
+            for score, idx in zip(row_scores, row_ids, strict=True):
+                if idx >= 0 and score > best.get(idx, -2.0):
+                    best[idx] = score
+        ranked = sorted(best.items(), key=lambda kv: -kv[1])
+        return MinerOutput(candidates=self._candidates(query.positive, ranked))
 
-    def _candidates(self, positive: str, scores: np.ndarray, ids: np.ndarray) -> list[Candidate]:
+    def _candidates(self, positive: str, ranked: list[tuple[int, float]]) -> list[Candidate]:
         out: dict[str, Candidate] = {}
-        for score, idx in zip(scores.tolist(), ids.tolist(), strict=True):
-            if idx < 0:
-                continue
+        for idx, score in ranked:
             phrase = self.vocab.canonical[idx]
             if phrase in out:
                 continue

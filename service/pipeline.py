@@ -34,13 +34,14 @@ from hardneg.miners.types import (
 from hardneg.service import metrics
 from hardneg.service.cache import Cache, cache_key, make_cache
 from hardneg.service.guard import Guard
-from hardneg.service.rank import Band, rank_item
+from hardneg.service.rank import Band, Ranker
 from hardneg.service.settings import Settings
 from hardneg.service.similarity import CachedEmbedder, default_band, load_embedder
 
 log = logging.getLogger(__name__)
 
-DEGRADED_TTL_S = 60  # a degraded answer is cached briefly so a failing miner is retried soon
+DEGRADED_TTL_S = 60
+DATA_VERSION_REFRESH_S = 1.0  # a degraded answer is cached briefly so a failing miner is retried soon
 
 
 class InvalidOptions(ValueError):
@@ -78,6 +79,7 @@ class Pipeline:
         self.knowledge = knowledge
         self.registry = registry
         self.ctx = ctx
+        self._versions_read_at = -1e9
 
     @classmethod
     def create(
@@ -131,7 +133,7 @@ class Pipeline:
                 raise UnknownMiner(f"unknown miner(s) {unknown}; known: {known}")
             miners = sorted(set(opts.miners))
         else:
-            miners = sorted(self.registry.miners)
+            miners = self.registry.names  # disabled ones are reported with their reason
         lo, hi = default_band(self.embedder.id)
         for value, is_lo in (
             (self.settings.min_similarity, True),
@@ -149,6 +151,7 @@ class Pipeline:
     async def mine(self, request: NegativesRequest) -> NegativesResponse:
         """Answer a whole request: one cache round trip, then compute the misses concurrently."""
         res = self.resolve(request.options())
+        await self._refresh_data_versions()
         versions = self.versions()
         keys = [self._key(item, res, versions) for item in request.items]
         hits = await self.cache.get_many(keys)
@@ -169,6 +172,21 @@ class Pipeline:
             for r in final:
                 r.degraded = True
         return NegativesResponse(items=final, embedder=self.embedder.id, versions=versions)
+
+    async def _refresh_data_versions(self) -> None:
+        """Miners whose data changes at run time (the false-positive table in a shared Redis)
+        re-read their version at most once a second, so cached answers follow new rounds."""
+        now = time.monotonic()
+        if now - self._versions_read_at < DATA_VERSION_REFRESH_S:
+            return
+        self._versions_read_at = now
+        for miner in self.registry.miners.values():
+            refresh = getattr(miner, "data_version", None)
+            if refresh is not None:
+                try:
+                    await refresh()
+                except Exception as exc:  # the miner reports its own failure when it runs
+                    log.warning("data version of %s unavailable: %s", miner.name, exc)
 
     def _key(self, item: RequestItem, res: Resolved, versions: dict[str, str]) -> str:
         uses_id = any(
@@ -240,17 +258,11 @@ class Pipeline:
         for name, runs in outputs.items():
             statuses[name] = _combine_status([s for s, _ in runs])
         candidates = [c for runs in outputs.values() for _, o in runs if o for c in o.candidates]
-        negatives = await rank_item(
-            item,
-            candidates,
-            guard,
-            self.embedder,
-            self.knowledge,
-            res.k,
-            res.band,
-            self.settings,
-            statuses,
+        exempt = frozenset(
+            n for n, m in self.registry.miners.items() if getattr(m, "band_exempt", False)
         )
+        ranker = Ranker(self.embedder, self.knowledge, self.settings, res.band, res.k, exempt)
+        negatives = await ranker.rank(item, candidates, guard, statuses)
         notes = {n: o.note for n, runs in outputs.items() for _, o in runs if o and o.note}
         for name, note in notes.items():
             prior = statuses[name].note

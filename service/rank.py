@@ -6,6 +6,7 @@ miners that proposed it, so a short answer says why in the miner statuses.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -69,100 +70,129 @@ def _kind(m: Merged, knowledge: Knowledge) -> Kind:
     return knowledge.kind_of(m.for_positive, m.phrase)
 
 
-async def rank_item(
-    item: RequestItem,
-    candidates: Sequence[Candidate],
-    guard: Guard,
-    embedder: CachedEmbedder,
-    knowledge: Knowledge,
-    k: int,
-    band: Band,
-    settings: Settings,
-    statuses: dict[str, MinerStatus],
-) -> list[Negative]:
-    """Guard, filter and rank one item's candidates; annotate ``statuses`` with what was lost."""
-    merged = merge(candidates)
-    guarded: Counter[str] = Counter()
-    kept: list[Merged] = []
-    for m in merged:
-        if guard.check(m.phrase) is None:
-            kept.append(m)
-        else:
-            guarded.update(m.sources)
-    drops: Counter[str] = Counter()
-    negatives = await _filter(item, kept, guard, embedder, knowledge, k, band, settings, drops)
-    _explain(statuses, merged, guarded, negatives, k, band, drops)
-    return negatives
+@dataclass
+class Ranker:
+    """Guards, filters and ranks one item's candidates for the pipeline."""
 
+    embedder: CachedEmbedder
+    knowledge: Knowledge
+    settings: Settings
+    band: Band
+    k: int
+    band_exempt: frozenset[str] = frozenset()  # miners whose candidates skip the band's floor
 
-async def _filter(
-    item: RequestItem,
-    kept: list[Merged],
-    guard: Guard,
-    embedder: CachedEmbedder,
-    knowledge: Knowledge,
-    k: int,
-    band: Band,
-    settings: Settings,
-    drops: Counter[str],
-) -> list[Negative]:
-    from hardneg.service.similarity.filter import FilterOptions, select
+    async def rank(
+        self,
+        item: RequestItem,
+        candidates: Sequence[Candidate],
+        guard: Guard,
+        statuses: dict[str, MinerStatus],
+    ) -> list[Negative]:
+        """Guard, filter, rank; annotate ``statuses`` with what was lost and why."""
+        merged = merge(candidates)
+        guarded: Counter[str] = Counter()
+        kept: list[Merged] = []
+        for m in merged:
+            if guard.check(m.phrase) is None:
+                kept.append(m)
+            else:
+                guarded.update(m.sources)
+        drops: Counter[str] = Counter()
+        negatives = await self._filter(item, kept, guard, drops) if kept else []
+        _explain(statuses, merged, guarded, negatives, self.k, self.band, drops)
+        return negatives
 
-    if not kept:
-        return []
-    positives = list(dict.fromkeys(item.positives))
-    protected = list(dict.fromkeys(guard.protected_phrases)) or positives
-    phrases = list(dict.fromkeys(m.phrase for m in kept))
-    vecs = await embedder.encode([*positives, *protected, *phrases])
-    pos_vec = {p: vecs[i] for i, p in enumerate(positives)}
-    prot = vecs[len(positives) : len(positives) + len(protected)]
-    row = {p: len(positives) + len(protected) + i for i, p in enumerate(phrases)}
-    opts = FilterOptions(
-        k=k,
-        min_similarity=band.lo,
-        max_similarity=band.hi,
-        dedupe_similarity=settings.dedupe_similarity,
-        mmr_lambda=settings.mmr_lambda,
-    )
-    ranked: list[list[Negative]] = []
-    for positive in positives:
-        group = [m for m in kept if m.for_positive == positive]
-        ranked.append(
-            _select_group(
-                positive, group, pos_vec[positive], vecs, row, prot, opts, knowledge, drops, select
+    async def _filter(
+        self, item: RequestItem, kept: list[Merged], guard: Guard, drops: Counter[str]
+    ) -> list[Negative]:
+        positives = list(dict.fromkeys(item.positives))
+        protected = list(dict.fromkeys(guard.protected_phrases)) or positives
+        phrases = list(dict.fromkeys(m.phrase for m in kept))
+        heads = [self.knowledge.split_attributes(p)[1] or p for p in positives]
+        vecs = await self.embedder.encode([*positives, *protected, *phrases])
+        anchors = _anchors(
+            positives, heads, vecs[: len(positives)], await self.embedder.encode(heads)
+        )
+        prot = vecs[len(positives) : len(positives) + len(protected)]
+        base = len(positives) + len(protected)
+        row = {p: base + i for i, p in enumerate(phrases)}
+        ranked = []
+        for positive in positives:
+            group = [m for m in kept if m.for_positive == positive]
+            cand = vecs[[row[m.phrase] for m in group]] if group else vecs[:0]
+            ranked.append(self._select(positive, group, anchors[positive], cand, prot, drops))
+        return _round_robin(ranked, self.k)
+
+    def _select(
+        self,
+        positive: str,
+        group: list[Merged],
+        anchor: np.ndarray,
+        cand: np.ndarray,
+        prot: np.ndarray,
+        drops: Counter[str],
+    ) -> list[Negative]:
+        """Exempt candidates (a model really confused them) first, then the band's; kinds capped."""
+        from hardneg.service.similarity.filter import FilterOptions, select
+
+        if not group:
+            return []
+        s = self.settings
+        out: list[Negative] = []
+        exempt = [i for i, m in enumerate(group) if self.band_exempt & set(m.evidence)]
+        regular = [i for i, m in enumerate(group) if i not in set(exempt)]
+        for rows, floor in ((exempt, -1.0), (regular, self.band.lo)):
+            if not rows:
+                continue
+            opts = FilterOptions(
+                k=2 * self.k,
+                min_similarity=floor,
+                max_similarity=self.band.hi,
+                dedupe_similarity=s.dedupe_similarity,
+                mmr_lambda=s.mmr_lambda,
             )
-        )
-    return _round_robin(ranked, k)
+            chosen, dropped = select(anchor, cand[rows], prot, opts)
+            drops.update(dropped)
+            out += [self._negative(positive, group[rows[c.index]], c.score) for c in chosen]
+        return _cap_kinds(out, self.k, s.max_kind_share)
 
-
-def _select_group(
-    positive: str,
-    group: list[Merged],
-    pos: np.ndarray,
-    vecs: np.ndarray,
-    row: dict[str, int],
-    prot: np.ndarray,
-    opts: Any,
-    knowledge: Knowledge,
-    drops: Counter[str],
-    select: Any,
-) -> list[Negative]:
-    if not group:
-        return []
-    cand = vecs[[row[m.phrase] for m in group]]
-    chosen, dropped = select(pos, cand, prot, opts)
-    drops.update(dropped)
-    return [
-        Negative(
-            phrase=group[s.index].phrase,
-            score=round(float(s.score), 4),
+    def _negative(self, positive: str, m: Merged, score: float) -> Negative:
+        return Negative(
+            phrase=m.phrase,
+            score=round(float(score), 4),
             for_positive=positive,
-            kind=_kind(group[s.index], knowledge),
-            sources=group[s.index].sources,
-            evidence=group[s.index].evidence,
+            kind=_kind(m, self.knowledge),
+            sources=m.sources,
+            evidence=m.evidence,
         )
-        for s in chosen
-    ]
+
+
+def _cap_kinds(ranked: list[Negative], k: int, share: float) -> list[Negative]:
+    """At most ``share`` of k per kind (so 30 negatives are not 30 colour swaps), unless there
+    is nothing else to fill k with."""
+    cap = max(1, math.ceil(k * share))
+    counts: Counter[str] = Counter()
+    out: list[Negative] = []
+    spare: list[Negative] = []
+    for n in ranked:
+        if counts[n.kind] < cap:
+            counts[n.kind] += 1
+            out.append(n)
+        else:
+            spare.append(n)
+    return (out + spare)[:k]
+
+
+def _anchors(
+    positives: list[str], heads: list[str], pos: np.ndarray, head: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Reference vector per positive: with attribute words, the mean of the phrase and its head
+    noun, so "yellow school bus" is measured as a school bus that is yellow, not as yellow."""
+    out: dict[str, np.ndarray] = {}
+    for i, p in enumerate(positives):
+        v = pos[i] if heads[i] == p else pos[i] + head[i]
+        out[p] = (v / max(float((v @ v) ** 0.5), 1e-12)).astype(pos.dtype)
+    return out
 
 
 def _round_robin(ranked: list[list[Negative]], k: int) -> list[Negative]:

@@ -54,10 +54,17 @@ class Settings(BaseSettings):
         0.97, description="Two negatives more similar than this are near-duplicates; keep one."
     )
     mmr_lambda: float = Field(
-        0.7,
+        0.85,
         ge=0,
         le=1,
         description="MMR trade-off: 1 = rank by hardness only, 0 = by diversity only.",
+    )
+
+    max_kind_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="At most this share of k negatives of one kind (colour swaps, type swaps...).",
     )
 
     # --- embedder ----------------------------------------------------------------------------

@@ -44,6 +44,7 @@ class FalsePositiveMiner:
 
     name = "false_positive"
     uses_item_id = True  # image-level false positives depend on the item's image id
+    band_exempt = True  # a confusion the model really made is hard, whatever the embedder says
 
     def __init__(self, ctx: MinerContext, store: FPStore | None = None) -> None:
         self.store = store or open_store(ctx.settings)

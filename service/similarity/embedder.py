@@ -19,7 +19,13 @@ import numpy as np
 
 from hardneg.service.similarity.bands import default_band
 from hardneg.service.similarity.cached import CachedEmbedder
-from hardneg.service.similarity.text_tower import encode_full, encode_trimmed, text_parts
+from hardneg.service.similarity.text_tower import (
+    encode_full,
+    encode_trimmed,
+    length_batches,
+    pooled_positions,
+    text_parts,
+)
 from hardneg.service.similarity.weights import (
     EmbedderUnavailable,
     file_digest,
@@ -182,20 +188,35 @@ class OpenClipEmbedder:
         """Normalised embedding per prompt; batches grouped by length so trimming pays off."""
         torch = _import("torch")
         tokens = self.tokenizer(prompts)
-        order = torch.argsort(self._lengths(tokens), stable=True)
+        lengths = self._lengths(tokens)
+        order = torch.argsort(lengths, stable=True)
         out = np.empty((len(prompts), self.dim), dtype=np.float32)
-        for start in range(0, len(prompts), self.batch_size):
-            idx = order[start : start + self.batch_size]
+        for start, end in self._batches(lengths[order].tolist()):
+            idx = order[start:end]
             feats = self._encode_tokens(tokens[idx].to(self.device), trim=self.trim_context)
             out[idx.numpy()] = feats.cpu().numpy()
         return _l2(out)
 
-    def _lengths(self, tokens: torch.Tensor) -> torch.Tensor:
-        from hardneg.service.similarity.text_tower import pooled_positions
+    def _batches(self, sorted_lengths: list[int]) -> list[tuple[int, int]]:
+        if self.trim_context and self._parts is not None:
+            return length_batches(sorted_lengths, self.batch_size)
+        n, size = len(sorted_lengths), self.batch_size
+        return [(s, min(s + size, n)) for s in range(0, n, size)]
 
+    def _lengths(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Positions each row needs: up to and including its pooled token."""
         if self._parts is None:
             return (tokens != 0).sum(dim=-1)
-        return pooled_positions(tokens, self._parts.pool_type, self._parts.eos_id)
+        return pooled_positions(tokens, self._parts.pool_type, self._parts.eos_id) + 1
+
+    def positions_processed(self, texts: Sequence[str]) -> int:
+        """Token positions the transformer runs on for ``texts`` (a machine-independent cost)."""
+        prompts = [t.replace("{}", s) for s in _check_texts(texts) for t in self.templates]
+        tokens = self.tokenizer(prompts)
+        if not (self.trim_context and self._parts is not None):
+            return int(tokens.numel())
+        ordered = sorted(self._lengths(tokens).tolist())
+        return sum((e - s) * ordered[e - 1] for s, e in self._batches(ordered))
 
 
 class MiniLMEmbedder:

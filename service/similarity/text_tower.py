@@ -82,6 +82,27 @@ def pooled_positions(tokens: torch.Tensor, pool_type: str, eos_id: int | None) -
     raise ValueError(f"pool type {pool_type!r} is not trimmable")
 
 
+def length_batches(
+    lengths: list[int], batch_size: int, min_batch: int = 32, slack: float = 1.3
+) -> list[tuple[int, int]]:
+    """Cut length-sorted rows into [start, end) batches of at most ``batch_size`` rows.
+
+    A trimmed batch costs rows x its longest row, so a batch is also closed early (once it has
+    ``min_batch`` rows, enough for efficient matrix products) when the next row is more than
+    ``slack`` times longer than the batch's first: one long phrase no longer pads 200 short ones.
+    """
+    cuts: list[tuple[int, int]] = []
+    start = 0
+    for i, n in enumerate(lengths):
+        size = i - start
+        if size == batch_size or (size >= min_batch and n > slack * lengths[start]):
+            cuts.append((start, i))
+            start = i
+    if start < len(lengths):
+        cuts.append((start, len(lengths)))
+    return cuts
+
+
 def encode_trimmed(parts: TextParts, tokens: torch.Tensor) -> torch.Tensor:
     """Unnormalised text features of ``tokens`` computed on the first L positions only.
 
