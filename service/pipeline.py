@@ -80,6 +80,8 @@ class Pipeline:
         self.registry = registry
         self.ctx = ctx
         self._versions_read_at = -1e9
+        # Items of a batch are mined a few at a time: miner timeouts measure a miner, not a queue.
+        self._item_slots = asyncio.Semaphore(settings.item_concurrency)
 
     @classmethod
     def create(
@@ -221,7 +223,8 @@ class Pipeline:
         box: list[ItemResult] = []
 
         async def compute() -> bytes:
-            result = await self.compute_item(item, res)
+            async with self._item_slots:
+                result = await self.compute_item(item, res)
             box.append(result)
             return result.model_dump_json().encode()
 

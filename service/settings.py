@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     miner_timeout_s: float = Field(
         10.0, gt=0, description="Default per-miner timeout for one positive, in seconds."
     )
+    item_concurrency: int = Field(
+        8, ge=1, description="Items of one process mined at once (the rest wait their turn)."
+    )
     default_k: int = Field(30, ge=1, le=200, description="Negatives per item when k is unset.")
     candidates_per_miner: int = Field(
         120, ge=1, description="How many candidates each miner is asked for per positive."

@@ -1,0 +1,32 @@
+"""End to end over all of LVIS: the pipeline never returns a synonym or WordNet hypernym."""
+
+from __future__ import annotations
+
+import pytest
+
+from hardneg.miners.normalize import match_key
+from hardneg.miners.types import NegativesRequest
+from tests.service.test_guard import _shipped, _wordnet_hypernym_lemmas
+
+
+@pytest.mark.slow
+async def test_no_lvis_category_gets_its_synonyms_or_hypernyms_back(make_pipeline):
+    hypernyms = _wordnet_hypernym_lemmas()
+    lvis = [e for e in _shipped("vocab_lvis_coco.json.gz")["entries"] if e["lvis_id"]]
+    pipe = make_pipeline()
+    leaks: list[str] = []
+    answered = 0
+    for start in range(0, len(lvis), 500):
+        chunk = lvis[start : start + 500]
+        req = NegativesRequest.model_validate(
+            {"items": [{"id": e["phrase"], "positives": [e["phrase"]]} for e in chunk], "k": 30}
+        )
+        resp = await pipe.mine(req)
+        for e, item in zip(chunk, resp.items, strict=True):
+            banned = {match_key(p) for p in (*e["synonyms"], *hypernyms.get(e["synset"], ()))}
+            banned.add(match_key(e["phrase"]))
+            answered += bool(item.negatives)
+            leaks += [f"{e['phrase']}: {n.phrase}" for n in item.negatives
+                      if match_key(n.phrase) in banned]
+    assert not leaks, f"{len(leaks)} leaks, e.g. {leaks[:10]}"
+    assert answered >= 0.95 * len(lvis)
