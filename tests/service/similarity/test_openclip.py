@@ -110,3 +110,24 @@ def test_bad_arguments_are_clear_errors(tiny_configs):
         emb.encode_text("school bus")
     with pytest.raises(TypeError, match="strings"):
         emb.encode_text(["ok", 3])
+
+
+def test_length_batches_cut_at_size_and_at_length_jumps():
+    from hardneg.service.similarity.text_tower import length_batches
+
+    assert length_batches([5] * 10, batch_size=4) == [(0, 4), (4, 8), (8, 10)]
+    # 40 short rows then 2 long ones: the long ones get their own batch instead of padding 40
+    lengths = [8] * 40 + [30, 31]
+    assert length_batches(lengths, batch_size=256) == [(0, 40), (40, 42)]
+    # a jump before min_batch rows does not cut (tiny batches are slow)
+    assert length_batches([8, 8, 30], batch_size=256) == [(0, 3)]
+    assert length_batches([], batch_size=4) == []
+
+
+def test_trimming_runs_far_fewer_positions(tiny_configs):
+    emb = OpenClipEmbedder("hardneg-tiny", device="cpu", batch_size=64)
+    texts = ["cat", "school bus", "a red double decker bus"] * 30
+    full = len(texts) * 77
+    assert emb.positions_processed(texts) < full / 5
+    emb.trim_context = False
+    assert emb.positions_processed(texts) == full
