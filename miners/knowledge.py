@@ -59,6 +59,9 @@ class _Hit:
     names: tuple[str, ...]
 
 
+_MEMO_SIZE = 200_000
+
+
 class Knowledge:
     """Synonyms, ancestors and attributes of phrases, from LVIS, COCO and WordNet 3.0."""
 
@@ -73,6 +76,8 @@ class Knowledge:
         self._entries = entries
         self._graph = graph
         self._lexicon = lexicon
+        self._related_memo: dict[str, Related] = {}
+        self._ancestor_memo: dict[str, frozenset[str]] = {}
         self._vocab_index: dict[str, list[int]] = {}
         for i, e in enumerate(entries):
             forms = [e.phrase, *e.synonyms]
@@ -140,6 +145,26 @@ class Knowledge:
         return synonyms, ancestors
 
     def related(self, phrase: str) -> Related:
+        """Synonyms and ancestors of ``phrase`` (memoised: treat the result as read-only)."""
+        memo = self._related_memo
+        hit = memo.get(phrase)
+        if hit is None:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            hit = memo[phrase] = self._related(phrase)
+        return hit
+
+    def ancestor_keys(self, phrase: str) -> frozenset[str]:
+        """match_keys of every ancestor of ``phrase`` (memoised; the guard's hot path)."""
+        memo = self._ancestor_memo
+        keys = memo.get(phrase)
+        if keys is None:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            keys = memo[phrase] = frozenset(match_key(a) for a in self.related(phrase).ancestors)
+        return keys
+
+    def _related(self, phrase: str) -> Related:
         """Synonyms and ancestors of ``phrase``: exact match, else its head, else a known suffix.
 
         For "yellow school bus" (unknown as a whole) the head "school bus", its synonyms and its

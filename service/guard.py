@@ -102,10 +102,8 @@ class Guard:
         annotation "bus" may well be a school bus, so "school bus" is no safe negative for it."""
         if not self._subsumers:
             return None
-        for ancestor in self._knowledge.related(phrase).ancestors:
-            reason = self._subsumers.get(match_key(ancestor))
-            if reason is not None:
-                return reason
+        for key in self._knowledge.ancestor_keys(phrase) & self._subsumers.keys():
+            return self._subsumers[key]
         return None
 
     @property
