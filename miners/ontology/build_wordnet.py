@@ -80,13 +80,15 @@ class Nouns:
                     children[parent].append(off)
         by_name = {v: k for k, v in names.items()}
         for child_name, parent_name, _why in curated.HYPERNYM_PATCHES:  # the guard has them too
-            parents[by_name[child_name]].append((P279, by_name[parent_name]))
-            children[by_name[parent_name]].append(by_name[child_name])
+            if child_name in by_name and parent_name in by_name:
+                parents[by_name[child_name]].append((P279, by_name[parent_name]))
+                children[by_name[parent_name]].append(by_name[child_name])
         tags = wn.sense_index("n").tag_count
         return cls(wn, names, by_name, wn.noun_senses(), tags, parents, children)
 
     def subtree(self, name: str) -> set[int]:
-        todo, seen = [self.by_name[name]], set()
+        """The synset and everything below it (nothing when this WordNet lacks the name)."""
+        todo, seen = ([self.by_name[name]] if name in self.by_name else []), set()
         while todo:
             off = todo.pop()
             if off not in seen:
@@ -231,7 +233,7 @@ def _pattern_groups(nouns: Nouns) -> tuple[set[int], dict[int, list[str]]]:
     mods: dict[int, list[str]] = defaultdict(list)
     for w in curated.PATTERN_WORDS:
         off = nouns.sense_under(w, roots)
-        if off is None and w in PATTERN_NOUNS:
+        if off is None and PATTERN_NOUNS.get(w) in nouns.by_name:
             off = nouns.by_name[PATTERN_NOUNS[w]]
             mods[off].append(w)
         if off is not None:
@@ -240,7 +242,9 @@ def _pattern_groups(nouns: Nouns) -> tuple[set[int], dict[int, list[str]]]:
 
 
 def _colour_groups(nouns: Nouns) -> tuple[set[int], dict[int, list[str]]]:
-    groups = {c for p in COLOUR_PARENTS for c in nouns.children[nouns.by_name[p]]}
+    groups = {
+        c for p in COLOUR_PARENTS if p in nouns.by_name for c in nouns.children[nouns.by_name[p]]
+    }
     mods: dict[int, list[str]] = defaultdict(list)
     for adj, noun in curated.COLOUR_ADJECTIVES.items():
         off = nouns.sense_under(noun, nouns.subtree("color.n.01"))
@@ -259,15 +263,17 @@ def build_from_wordnet(
             f"{shared_data}: no {WIKIDATA_MAP} (the WordNet 3.1 -> Wikidata map)"
         )
     nouns = Nouns.read(WordNetDict(wordnet30))
+    if PHYSICAL_ROOT not in nouns.by_name:
+        raise WordNetFormatError(f"{wordnet30}: no {PHYSICAL_ROOT}; is this WordNet 3.0?")
     qids = map_qids(nouns, WordNetDict(wordnet31), json.loads(map_path.read_text("utf-8")))
     b = Builder(nouns, nouns.wn, qids)
     colours, colour_mods = _colour_groups(nouns)
     materials, material_mods = _material_groups(nouns)
     patterns, pattern_mods = _pattern_groups(nouns)
-    size_off = nouns.by_name[SIZE_ATTRIBUTE]
+    size = {nouns.by_name[SIZE_ATTRIBUTE]} if SIZE_ATTRIBUTE in nouns.by_name else set()
     base = nouns.subtree(PHYSICAL_ROOT).union(*(nouns.subtree(r) for r in EXTRA_SUBTREES))
-    b.add_nouns(nouns.with_ancestors(base | colours | materials | patterns | {size_off}))
-    size_heads = b.add_size_adjectives(size_off)
+    b.add_nouns(nouns.with_ancestors(base | colours | materials | patterns | size))
+    size_heads = [h for off in size for h in b.add_size_adjectives(off)]
     for kind, groups, mods in (
         ("colour", colours, colour_mods),
         ("material", materials, material_mods),

@@ -104,7 +104,7 @@ class CachedEndpoint:
 
     def key(self, query: str) -> str:
         digest = hashlib.sha256(query.encode()).hexdigest()[:32]
-        return f"hardneg:ontology:{self.namespace}:{digest}"
+        return f"ontology:{self.namespace}:{digest}"  # the service cache adds "hardneg:"
 
     async def select(self, query: str, *, deadline: float | None = None) -> Bindings:
         key = self.key(query)

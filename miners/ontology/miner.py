@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,8 +31,10 @@ from hardneg.miners.ontology.linking import (
 )
 from hardneg.miners.ontology.neighbours import LEVELS, Neighbour, level_query, neighbours_from_rows
 from hardneg.miners.ontology.snapshot import default_snapshot_path
-from hardneg.miners.ontology.sparql import Endpoint, Etiquette, HttpEndpoint
+from hardneg.miners.ontology.sparql import Endpoint, Etiquette, HttpEndpoint, SparqlError
 from hardneg.miners.ontology.terms import compact_id
+
+log = logging.getLogger(__name__)
 
 MINER_VERSION = "1.0"
 # Attribute roots on endpoints whose graph declares no hn:attr groups (Wikidata itself):
@@ -102,7 +105,15 @@ class OntologyMiner:
     def _namespace(self) -> str:
         return f"{MINER_VERSION}:{self.endpoint_id}:{self.snapshot_id}"
 
-    async def ready(self, deadline: float | None = None) -> AttributeVocab:
+    async def ready(self, progress: object = None) -> None:
+        """Warm-up hook of the pipeline: snapshot id and attribute vocabularies, now. An
+        endpoint that is down must not stop the service from starting: tried again on use."""
+        try:
+            await self.vocabulary(self._deadline())
+        except SparqlError as exc:
+            log.warning("ontology endpoint %s not ready: %s", self.endpoint_id, exc)
+
+    async def vocabulary(self, deadline: float | None = None) -> AttributeVocab:
         """Read the snapshot id (remote endpoints) and the attribute vocabularies, once."""
         if self._vocab is not None:
             return self._vocab
@@ -131,7 +142,7 @@ class OntologyMiner:
     async def analyse(self, phrase: str, deadline: float | None = None) -> Analysis:
         """Link ``phrase`` and collect its synonyms and ancestors."""
         deadline = deadline or self._deadline()
-        vocab = await self.ready(deadline)
+        vocab = await self.vocabulary(deadline)
         tokens, texts = head_spans(phrase)
         if not tokens:
             return Analysis(Parsed(phrase=phrase))
@@ -200,7 +211,7 @@ class OntologyMiner:
         best = primary[0].score
         weights = {link.item: link.score / best for link in primary}
         if p.attributes:
-            add_swaps(composer, p, (await self.ready(deadline)).groups, 1.0)
+            add_swaps(composer, p, (await self.vocabulary(deadline)).groups, 1.0)
         neighbours = await self._neighbours(an, list(weights), query.k, composer.excluded, deadline)
         add_neighbours(composer, p, neighbours, weights)
         cands = composer.ranked(query.k)

@@ -14,6 +14,7 @@ from importlib import resources
 from hardneg.miners.ontology.terms import expand_id
 
 QUERY_PACKAGE = "hardneg.miners.ontology.rq"
+_PAGE_RE = re.compile(r"LIMIT\s+\d+\s+OFFSET\s+\d+(?P<tail>\s*#\s*@page)")
 _PARAM_RE = re.compile(
     r"VALUES\s+(?P<vars>\?\w+|\([^)]*\))\s*\{[^}\n]*\}(?P<tail>\s*#\s*@param\s+(?P<name>\w+))"
 )
@@ -42,9 +43,17 @@ def literal(text: str, lang: str | None = "en") -> Term:
     return f'"{esc}"@{lang}' if lang else f'"{esc}"'
 
 
-def render(name: str, **params: Sequence[Term] | Sequence[Row]) -> str:
-    """The query ``name`` with each ``# @param`` VALUES block filled from ``params``."""
+def render(
+    name: str, page: tuple[int, int] | None = None, **params: Sequence[Term] | Sequence[Row]
+) -> str:
+    """The query ``name`` with each ``# @param`` VALUES block filled from ``params``, and the
+    ``# @page`` line set to ``page`` = (limit, offset)."""
     text = load(name)
+    if page is not None:
+        limit, offset = page
+        text, n = _PAGE_RE.subn(f"LIMIT {int(limit)} OFFSET {int(offset)}\\g<tail>", text)
+        if n != 1:
+            raise KeyError(f"query {name!r} has no '# @page' line")
     seen: set[str] = set()
 
     def fill(m: re.Match[str]) -> str:
@@ -52,9 +61,7 @@ def render(name: str, **params: Sequence[Term] | Sequence[Row]) -> str:
         if pname not in params:
             raise KeyError(f"query {name!r} needs parameter {pname!r}")
         seen.add(pname)
-        values = params[pname]
-        if not values:
-            raise ValueError(f"query {name!r}: parameter {pname!r} is empty")
+        values = params[pname]  # may be empty: "VALUES ?x { }" matches nothing
         body = " ".join("(" + " ".join(v) + ")" if isinstance(v, tuple) else str(v) for v in values)
         return f"VALUES {m.group('vars')} {{ {body} }}"
 

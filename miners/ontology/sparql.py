@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 Bindings = list[dict[str, str]]
 SPARQL_JSON = "application/sparql-results+json"
+CONSTRUCT_ACCEPT = "application/n-triples, text/turtle;q=0.9"
 
 
 class SparqlError(Exception):
@@ -182,17 +183,20 @@ class HttpEndpoint:
         """Run a SELECT/ASK query; raises a :class:`SparqlError` subclass on failure."""
         resp = await self.request(query, SPARQL_JSON, deadline)
         try:
-            return parse_bindings(resp)
+            return parse_bindings(resp.content)
         except SparqlError:
             self.breaker.failure()
             raise
 
-    async def construct(self, query: str, *, deadline: float | None = None) -> bytes:
-        """Run a CONSTRUCT query; returns N-Triples bytes."""
-        return await self.request(query, "application/n-triples", deadline)
+    async def construct(self, query: str, *, deadline: float | None = None) -> tuple[bytes, str]:
+        """Run a CONSTRUCT query; the RDF body (N-Triples preferred) and its content type."""
+        resp = await self.request(query, CONSTRUCT_ACCEPT, deadline)
+        return resp.content, resp.headers.get("content-type", "")
 
-    async def request(self, query: str, accept: str, deadline: float | None = None) -> bytes:
-        """POST the query (SPARQL protocol, form-encoded) with retries; the response body."""
+    async def request(
+        self, query: str, accept: str, deadline: float | None = None
+    ) -> httpx.Response:
+        """POST the query (SPARQL protocol, form-encoded) with retries; the 200 response."""
         et = self.etiquette
         if deadline is None:
             deadline = self.clock() + et.timeout_s * (et.max_retries + 1)
@@ -225,7 +229,7 @@ class HttpEndpoint:
                 )
             await self.sleep(wait)
 
-    async def _attempt(self, query: str, accept: str, deadline: float) -> bytes:
+    async def _attempt(self, query: str, accept: str, deadline: float) -> httpx.Response:
         client, sem = self._resources()
         await self._wait_turn(deadline)
         async with sem:
@@ -250,11 +254,11 @@ class HttpEndpoint:
                 raise _Retry(f"connection failed: {exc!r}") from exc
         return self._check(resp)
 
-    def _check(self, resp: httpx.Response) -> bytes:
+    def _check(self, resp: httpx.Response) -> httpx.Response:
         code = resp.status_code
         if code == 200:
             self.breaker.success()
-            return resp.content
+            return resp
         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         if code == 429:
             wait = retry_after if retry_after is not None else self._backoff(1)

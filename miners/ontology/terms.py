@@ -42,11 +42,13 @@ def wn30_iri(offset: int, pos: str = "n") -> str:
 
 @lru_cache(maxsize=262144)
 def compact_id(iri: str) -> str:
-    """``Q58678`` for Wikidata items, ``wn30:02924116-n`` for ours, the IRI otherwise."""
+    """``Q58678`` for Wikidata items, ``wn30:02924116-n`` / ``hn:attr/colour`` for ours."""
     if iri.startswith(WD):
         return iri[len(WD) :]
     if iri.startswith(HN_WN30):
         return "wn30:" + iri[len(HN_WN30) :]
+    if iri.startswith(HN):
+        return "hn:" + iri[len(HN) :]
     return iri
 
 
