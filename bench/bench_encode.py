@@ -15,7 +15,9 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +36,7 @@ def phrases(n: int) -> list[str]:
     return (picked * (n // len(picked) + 1))[:n]
 
 
-def timed(fn, texts: list[str]) -> tuple[np.ndarray, float]:  # type: ignore[no-untyped-def]
+def timed(fn: Callable[[list[str]], np.ndarray], texts: list[str]) -> tuple[np.ndarray, float]:
     start = time.perf_counter()
     out = fn(texts)
     return out, time.perf_counter() - start
@@ -74,10 +76,15 @@ def main() -> None:
         f"tokens per prompt: mean {lengths.float().mean():.1f}, max {int(lengths.max())},"
         " context 77"
     )
+    measure(emb, texts, args.reps)
+
+
+def measure(emb: Any, texts: list[str], reps: int) -> None:
+    """Alternate trimmed/full runs, keep the best of each (the box is shared and noisy)."""
     emb.encode_text(texts[:8])  # warm-up
     best = {True: float("inf"), False: float("inf")}
     outs: dict[bool, np.ndarray] = {}
-    for _ in range(args.reps):  # alternate, keep the best: the box is shared and noisy
+    for _ in range(reps):  # alternate, keep the best: the box is shared and noisy
         for trim in (True, False):
             emb.trim_context = trim
             outs[trim], took = timed(emb.encode_text, texts)
@@ -98,7 +105,3 @@ def main() -> None:
     print(f"speed-up       : {t_full / t_trim:9.2f}x   (goal >= 5x)")
     print(f"load average   : {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} cores")
     print(f"max |trimmed - full| over {trimmed.size} values: {diff:.2e}")
-
-
-if __name__ == "__main__":
-    main()
