@@ -105,3 +105,7 @@ def measure(emb: Any, texts: list[str], reps: int) -> None:
     print(f"speed-up       : {t_full / t_trim:9.2f}x   (goal >= 5x)")
     print(f"load average   : {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} cores")
     print(f"max |trimmed - full| over {trimmed.size} values: {diff:.2e}")
+
+
+if __name__ == "__main__":
+    main()
