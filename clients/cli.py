@@ -223,6 +223,32 @@ def index_build(
 
 
 @app.command()
+def batch(
+    source: Annotated[Path, typer.Argument(help="JSON Lines of items, or a COCO/LVIS .json")],
+    output: Annotated[Path, typer.Argument(help="JSON Lines of answers (appended; resumable)")],
+    k: Annotated[int, typer.Option("--k", "-k", min=1, max=200)] = 30,
+    miners: Annotated[list[str] | None, typer.Option("--miners", "-m")] = None,
+    chunk: Annotated[int, typer.Option(min=1, max=1000, help="Items per request")] = 256,
+    url: Annotated[str | None, typer.Option(help="Call a running service instead")] = None,
+) -> None:
+    """Regenerate negatives for a whole dataset (skips items already in OUTPUT)."""
+    from hardneg.clients.batch import BatchInputError, run_batch
+    from hardneg.miners.types import MineOptions
+
+    options = MineOptions(k=k, miners=_split(miners))
+    bar, update = _progress("mining")
+    try:
+        with bar:
+            report = asyncio.run(run_batch(source, output, options, url=url, chunk=chunk,
+                                           progress=update))
+    except (BatchInputError, OSError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    out.print(f"{report.written} items written to {output} ({report.skipped} already there, "
+              f"{report.degraded} degraded) of {report.total}")
+
+
+@app.command()
 def doctor() -> None:
     """Check each component and say what is missing and how to fix it."""
     from hardneg.clients.doctor import run_checks
