@@ -124,7 +124,12 @@ class OpenClipEmbedder:
         self.model, weights = self._load(model_name, pretrained, checkpoint)
         self.id = f"open_clip:{model_name}:{weights}:t={templates_digest(self.templates)}"
         open_clip = _import("open_clip")
-        self.tokenizer = open_clip.get_tokenizer(model_name)
+        try:
+            self.tokenizer = open_clip.get_tokenizer(model_name)
+        except Exception as exc:  # hf-hub tokenizers need the hub too
+            raise EmbedderUnavailable(
+                f"open_clip has no usable tokenizer for {model_name!r}: {type(exc).__name__}: {exc}"
+            ) from exc
         self._parts, why = text_parts(self.model)
         if self._parts is None:
             log.debug("%s: full-context encoding (%s)", self.id, why)
