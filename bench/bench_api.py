@@ -23,13 +23,14 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.procs import RedisServer, free_port, wait_port  # noqa: E402
+from tests.procs import RedisServer, free_port, wait_port
 
 ITEM = {"id": "img-1", "positives": ["yellow school bus"], "present": ["road", "person"]}
 
 
-async def _load(url: str, method: str, path: str, body: object, seconds: float,
-                concurrency: int) -> float:
+async def _load(
+    url: str, method: str, path: str, body: object, seconds: float, concurrency: int
+) -> float:
     """Requests/s with ``concurrency`` keep-alive connections hammering one route."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
@@ -50,8 +51,18 @@ async def _load(url: str, method: str, path: str, body: object, seconds: float,
 
 def _start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "hardneg.service.app:app_from_env",
-           "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "hardneg.service.app:app_from_env",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     proc = subprocess.Popen(cmd, env=env)
     wait_port(port, timeout_s=300, proc=proc)
     url = f"http://127.0.0.1:{port}"
@@ -71,13 +82,18 @@ async def http_benchmarks(url: str, seconds: float, concurrency: int) -> None:
     trivial = await _load(url, "GET", "/healthz", None, seconds, concurrency)
     cached = await _load(url, "POST", "/v1/negatives", one, seconds, concurrency)
     print(f"trivial GET /healthz           : {trivial:8.0f} req/s")
-    print(f"cached POST /v1/negatives 1 item: {cached:8.0f} req/s  "
-          f"({100 * cached / trivial:.0f}% of trivial; goal >= 40%)")
-    batch = await _load(url, "POST", "/v1/negatives", {"items": items32, "k": 30},
-                        seconds, concurrency)
+    print(
+        f"cached POST /v1/negatives 1 item: {cached:8.0f} req/s  "
+        f"({100 * cached / trivial:.0f}% of trivial; goal >= 40%)"
+    )
+    batch = await _load(
+        url, "POST", "/v1/negatives", {"items": items32, "k": 30}, seconds, concurrency
+    )
     per_item_batch, per_item_single = batch * 32, cached
-    print(f"cached POST 32 items            : {batch:8.0f} req/s = {per_item_batch:.0f} items/s "
-          f"({per_item_batch / per_item_single:.1f}x per item vs 1-item requests; goal >= 8x)")
+    print(
+        f"cached POST 32 items            : {batch:8.0f} req/s = {per_item_batch:.0f} items/s "
+        f"({per_item_batch / per_item_single:.1f}x per item vs 1-item requests; goal >= 8x)"
+    )
 
 
 async def cold_benchmark(n: int) -> None:
@@ -95,9 +111,11 @@ async def cold_benchmark(n: int) -> None:
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
     p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
-    print(f"cold mining, 1 concept, in-process ({pipe.embedder.id}, miners "
-          f"{sorted(pipe.registry.miners)}): p50 {statistics.median(times):.1f} ms, "
-          f"p95 {p95:.1f} ms over {n} distinct LVIS concepts")
+    print(
+        f"cold mining, 1 concept, in-process ({pipe.embedder.id}, miners "
+        f"{sorted(pipe.registry.miners)}): p50 {statistics.median(times):.1f} ms, "
+        f"p95 {p95:.1f} ms over {n} distinct LVIS concepts"
+    )
     await pipe.aclose()
 
 
@@ -119,15 +137,21 @@ def main() -> None:
     args = ap.parse_args()
     CONCEPTS.extend(_concepts())
     workdir = Path(tempfile.mkdtemp(prefix="hardneg-bench-"))
-    env = {**os.environ, "HARDNEG_INDEX_DIR": str(workdir / "index"), "HARDNEG_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "HARDNEG_INDEX_DIR": str(workdir / "index"),
+        "HARDNEG_LOG_LEVEL": "WARNING",
+    }
     redis = None
     if args.redis:
         redis = RedisServer(workdir / "redis")
         redis.start()
         env["HARDNEG_REDIS_URL"] = redis.url
     os.environ.update({k: v for k, v in env.items() if k.startswith("HARDNEG_")})
-    print(f"cache: {'redis' if redis else 'in-process LRU'}; server: uvicorn, 1 worker; "
-          f"client: httpx, {args.concurrency} connections, {args.seconds:g} s per figure")
+    print(
+        f"cache: {'redis' if redis else 'in-process LRU'}; server: uvicorn, 1 worker; "
+        f"client: httpx, {args.concurrency} connections, {args.seconds:g} s per figure"
+    )
     proc, url = _start_server(env)
     try:
         asyncio.run(http_benchmarks(url, args.seconds, args.concurrency))

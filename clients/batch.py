@@ -41,8 +41,9 @@ def _jsonl_items(path: Path) -> Iterator[RequestItem]:
             try:
                 yield RequestItem.model_validate_json(line)
             except ValidationError as exc:
-                raise BatchInputError(f"{path}:{n}: {exc.errors()[0]['msg']} "
-                                      f"at {exc.errors()[0]['loc']}") from exc
+                raise BatchInputError(
+                    f"{path}:{n}: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}"
+                ) from exc
 
 
 def _coco_items(path: Path) -> Iterator[RequestItem]:
@@ -97,8 +98,15 @@ def done_ids(output: Path) -> set[str]:
     return ids
 
 
-async def run_batch(source: Path, output: Path, options: MineOptions, *, url: str | None = None,
-                    chunk: int = 256, progress: Progress | None = None) -> BatchReport:
+async def run_batch(
+    source: Path,
+    output: Path,
+    options: MineOptions,
+    *,
+    url: str | None = None,
+    chunk: int = 256,
+    progress: Progress | None = None,
+) -> BatchReport:
     """Answer every item of ``source`` not yet in ``output``, ``chunk`` items per request."""
     items = read_items(source)
     drop_torn_tail(output)

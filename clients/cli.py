@@ -239,13 +239,16 @@ def batch(
     bar, update = _progress("mining")
     try:
         with bar:
-            report = asyncio.run(run_batch(source, output, options, url=url, chunk=chunk,
-                                           progress=update))
+            report = asyncio.run(
+                run_batch(source, output, options, url=url, chunk=chunk, progress=update)
+            )
     except (BatchInputError, OSError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    out.print(f"{report.written} items written to {output} ({report.skipped} already there, "
-              f"{report.degraded} degraded) of {report.total}")
+    out.print(
+        f"{report.written} items written to {output} ({report.skipped} already there, "
+        f"{report.degraded} degraded) of {report.total}"
+    )
 
 
 @app.command()

@@ -76,8 +76,9 @@ class Guard:
             for r in [_attribute_rule(role, p, knowledge, extra)]
             if r
         ]
-        return cls(blocked, list(protected.values()), rules, knowledge,
-                   _subsumers(items, knowledge, extra))
+        return cls(
+            blocked, list(protected.values()), rules, knowledge, _subsumers(items, knowledge, extra)
+        )
 
     def check(self, phrase: str) -> str | None:
         """None when ``phrase`` may be returned, else a short reason ("ancestor of 'school bus'")."""

@@ -41,7 +41,9 @@ from hardneg.service.similarity import CachedEmbedder, default_band, load_embedd
 log = logging.getLogger(__name__)
 
 DEGRADED_TTL_S = 60
-DATA_VERSION_REFRESH_S = 1.0  # a degraded answer is cached briefly so a failing miner is retried soon
+DATA_VERSION_REFRESH_S = (
+    1.0  # a degraded answer is cached briefly so a failing miner is retried soon
+)
 
 
 class InvalidOptions(ValueError):

@@ -20,6 +20,7 @@ def in_process(monkeypatch, make_pipeline):
     async def miner(url):
         async def close():
             return None
+
         return pipe.mine, close
 
     monkeypatch.setattr(batch, "_miner", miner)
@@ -28,8 +29,13 @@ def in_process(monkeypatch, make_pipeline):
 
 async def test_jsonl_run_is_resumable(tmp_path: Path, in_process):
     src = tmp_path / "items.jsonl"
-    src.write_text("\n".join(json.dumps({"id": f"img-{i}", "positives": [p]}) for i, p in
-                             enumerate(["zebra", "violin", "teapot", "bicycle", "lamp"])) + "\n")
+    src.write_text(
+        "\n".join(
+            json.dumps({"id": f"img-{i}", "positives": [p]})
+            for i, p in enumerate(["zebra", "violin", "teapot", "bicycle", "lamp"])
+        )
+        + "\n"
+    )
     out = tmp_path / "out.jsonl"
     out.write_text(json.dumps({"id": "img-0", "negatives": []}) + "\n" + '{"id": "img-1", "neg')
     report = await run_batch(src, out, MineOptions(k=5), chunk=2)
@@ -42,23 +48,33 @@ async def test_jsonl_run_is_resumable(tmp_path: Path, in_process):
 
 
 def test_coco_input_gives_one_item_per_image(tmp_path: Path):
-    coco = {"images": [{"id": 1}, {"id": 2}, {"id": 3}],
-            "categories": [{"id": 7, "name": "school_bus"}, {"id": 8, "name": "person"}],
-            "annotations": [{"image_id": 1, "category_id": 7}, {"image_id": 1, "category_id": 8},
-                            {"image_id": 2, "category_id": 8}]}
+    coco = {
+        "images": [{"id": 1}, {"id": 2}, {"id": 3}],
+        "categories": [{"id": 7, "name": "school_bus"}, {"id": 8, "name": "person"}],
+        "annotations": [
+            {"image_id": 1, "category_id": 7},
+            {"image_id": 1, "category_id": 8},
+            {"image_id": 2, "category_id": 8},
+        ],
+    }
     path = tmp_path / "gt.json"
     path.write_text(json.dumps(coco))
     items = read_items(path)
-    assert [(i.id, i.positives) for i in items] == [("1", ["person", "school bus"]),
-                                                    ("2", ["person"])]
+    assert [(i.id, i.positives) for i in items] == [
+        ("1", ["person", "school bus"]),
+        ("2", ["person"]),
+    ]
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ('{"id": "a", "positives": ["cat"]}\n{"id": "a", "positives": ["dog"]}\n', "duplicate id"),
-    ('{"positives": ["cat"]}\n', "no id"),
-    ('{"id": "a", "positives": []}\n', "items.jsonl:1"),
-    ('{"id": "a", "positives": ["cat"]}\nnot json\n', "items.jsonl:2"),
-])
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('{"id": "a", "positives": ["cat"]}\n{"id": "a", "positives": ["dog"]}\n', "duplicate id"),
+        ('{"positives": ["cat"]}\n', "no id"),
+        ('{"id": "a", "positives": []}\n', "items.jsonl:1"),
+        ('{"id": "a", "positives": ["cat"]}\nnot json\n', "items.jsonl:2"),
+    ],
+)
 def test_bad_input_names_the_record(tmp_path: Path, text: str, needle: str):
     src = tmp_path / "items.jsonl"
     src.write_text(text)

@@ -16,14 +16,22 @@ from hardneg.miners.normalize import match_key
 def _run(args: list[str], env_extra: dict[str, str], timeout: int = 300):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **env_extra}
     env.pop("HARDNEG_REDIS_URL", None)
-    return subprocess.run([sys.executable, "-m", "hardneg.clients.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "hardneg.clients.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
 def cli_env(tmp_path_factory, index_dir) -> dict[str, str]:
-    return {"HARDNEG_INDEX_DIR": str(index_dir), "HARDNEG_MINERS": '["vocabulary"]',
-            "HARDNEG_FP_STORE_PATH": str(tmp_path_factory.mktemp("fp") / "fp.sqlite")}
+    return {
+        "HARDNEG_INDEX_DIR": str(index_dir),
+        "HARDNEG_MINERS": '["vocabulary"]',
+        "HARDNEG_FP_STORE_PATH": str(tmp_path_factory.mktemp("fp") / "fp.sqlite"),
+    }
 
 
 @pytest.mark.slow
@@ -33,8 +41,9 @@ def test_mine_json_on_the_embedded_default(cli_env):
     body = json.loads(out.stdout)
     negs = body["items"][0]["negatives"]
     assert len(negs) == 12
-    assert not {match_key(n["phrase"]) for n in negs} & {match_key(p) for p in
-                                                         ("school bus", "bus", "road", "vehicle")}
+    assert not {match_key(n["phrase"]) for n in negs} & {
+        match_key(p) for p in ("school bus", "bus", "road", "vehicle")
+    }
     # the fallback is said in a log line and in the response
     assert body["embedder"].startswith("minilm:") and "falling back" in out.stderr
 
@@ -53,15 +62,18 @@ def test_mine_table_and_bad_input(cli_env):
 @pytest.mark.slow
 def test_index_build_from_a_phrase_file(cli_env, tmp_path: Path):
     vocab = tmp_path / "concepts.txt"
-    vocab.write_text("# my concepts\nyellow taxi\nred school bus\nschool van\nminivan\n"
-                     "school bus\n\nbanana\n")
+    vocab.write_text(
+        "# my concepts\nyellow taxi\nred school bus\nschool van\nminivan\nschool bus\n\nbanana\n"
+    )
     env = {**cli_env, "HARDNEG_INDEX_DIR": str(tmp_path / "idx")}
     out = _run(["index", "build", "--vocab", str(vocab)], env)
     assert out.returncode == 0, out.stderr
     assert "indexed 6 phrases (flat)" in out.stdout
     assert len(list((tmp_path / "idx").glob("vocab-*.faiss"))) == 1
-    mined = _run(["mine", "yellow school bus", "--json", "-k", "10"],
-                 {**env, "HARDNEG_VOCAB_PATH": str(vocab)})
+    mined = _run(
+        ["mine", "yellow school bus", "--json", "-k", "10"],
+        {**env, "HARDNEG_VOCAB_PATH": str(vocab)},
+    )
     assert mined.returncode == 0, mined.stderr
     phrases = {n["phrase"] for n in json.loads(mined.stdout)["items"][0]["negatives"]}
     assert "school bus" not in phrases and "yellow taxi" in phrases
@@ -73,6 +85,13 @@ def test_index_build_from_a_phrase_file(cli_env, tmp_path: Path):
 def test_doctor_reports_each_component(cli_env):
     out = _run(["doctor"], cli_env)
     assert out.returncode == 0, out.stdout + out.stderr
-    for part in ("python packages", "redis-server", "embedder", "cache", "miner:vocabulary",
-                 "fallback", "HARDNEG_CLIP_CHECKPOINT"):
+    for part in (
+        "python packages",
+        "redis-server",
+        "embedder",
+        "cache",
+        "miner:vocabulary",
+        "fallback",
+        "HARDNEG_CLIP_CHECKPOINT",
+    ):
         assert part in out.stdout, part

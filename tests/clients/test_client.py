@@ -16,20 +16,35 @@ from tests.procs import free_port
 
 def test_public_names_are_pinned():
     assert sorted(clients.__all__) == [
-        "APIError", "AsyncClient", "Client", "HardnegError", "InvalidRequest", "ItemResult",
-        "Kind", "MinerStatus", "Negative", "NegativesRequest", "NegativesResponse", "Overloaded",
-        "RequestItem", "ServiceUnavailable", "TransportError",
+        "APIError",
+        "AsyncClient",
+        "Client",
+        "HardnegError",
+        "InvalidRequest",
+        "ItemResult",
+        "Kind",
+        "MinerStatus",
+        "Negative",
+        "NegativesRequest",
+        "NegativesResponse",
+        "Overloaded",
+        "RequestItem",
+        "ServiceUnavailable",
+        "TransportError",
     ]
-    assert issubclass(Overloaded, clients.APIError) and issubclass(clients.APIError,
-                                                                    clients.HardnegError)
+    assert issubclass(Overloaded, clients.APIError) and issubclass(
+        clients.APIError, clients.HardnegError
+    )
 
 
 def test_client_import_stays_light():
     import subprocess
     import sys
 
-    code = ("import sys, hardneg.clients; heavy = {'torch', 'faiss', 'fastapi', 'open_clip'}"
-            " & set(sys.modules); print(sorted(heavy))")
+    code = (
+        "import sys, hardneg.clients; heavy = {'torch', 'faiss', 'fastapi', 'open_clip'}"
+        " & set(sys.modules); print(sorted(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -65,14 +65,22 @@ def test_caller_exclusions_are_honoured(client):
 
 
 def test_get_returns_same_shape_with_one_item(client):
-    resp = client.get("/v1/negatives", params=[("concept", "yellow school bus"), ("k", "5"),
-                                               ("present", "road"), ("present", "person")])
+    resp = client.get(
+        "/v1/negatives",
+        params=[
+            ("concept", "yellow school bus"),
+            ("k", "5"),
+            ("present", "road"),
+            ("present", "person"),
+        ],
+    )
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert len(body["items"]) == 1 and len(body["items"][0]["negatives"]) == 5
     post = client.post("/v1/negatives", json={"items": [{**BUS, "id": ""}], "k": 5}).json()
     assert [n["phrase"] for n in body["items"][0]["negatives"]] == [
-        n["phrase"] for n in post["items"][0]["negatives"]]
+        n["phrase"] for n in post["items"][0]["negatives"]
+    ]
 
 
 def test_second_identical_request_is_cached(client):
@@ -106,8 +114,11 @@ def test_bad_input_is_422_with_a_message(client, body, needle):
 
 
 def test_malformed_json_is_422(client):
-    msg = _error(client.post("/v1/negatives", content=b'{"items": [',
-                             headers={"content-type": "application/json"}))
+    msg = _error(
+        client.post(
+            "/v1/negatives", content=b'{"items": [', headers={"content-type": "application/json"}
+        )
+    )
     assert "JSON" in msg
 
 
@@ -115,7 +126,9 @@ def test_get_bad_input(client):
     _error(client.get("/v1/negatives", params={"concept": "", "k": 3}))
     _error(client.get("/v1/negatives", params={"concept": "cat", "k": 0}))
     _error(client.get("/v1/negatives", params={"concept": "cat", "k": 500}))
-    assert "nope" in _error(client.get("/v1/negatives", params={"concept": "cat", "miners": "nope"}))
+    assert "nope" in _error(
+        client.get("/v1/negatives", params={"concept": "cat", "miners": "nope"})
+    )
     _error(client.get("/v1/negatives"))
 
 
@@ -136,10 +149,14 @@ def test_health_ready_metrics_docs(client):
     assert parts["cache"]["backend"] == "lru" and parts["miner:vocabulary"]["ok"]
     client.post("/v1/negatives", json={"items": [BUS], "k": 3})
     text = client.get("/metrics").text
-    for name in ("hardneg_requests_total", "hardneg_request_seconds_bucket",
-                 "hardneg_cache_hits_total", "hardneg_cache_misses_total",
-                 'hardneg_miner_seconds_bucket{le="0.005",miner="vocabulary"}',
-                 "hardneg_miner_calls_total"):
+    for name in (
+        "hardneg_requests_total",
+        "hardneg_request_seconds_bucket",
+        "hardneg_cache_hits_total",
+        "hardneg_cache_misses_total",
+        'hardneg_miner_seconds_bucket{le="0.005",miner="vocabulary"}',
+        "hardneg_miner_calls_total",
+    ):
         assert name in text, name
     assert 'route="/v1/negatives"' in text
     assert client.get("/docs").status_code == 200

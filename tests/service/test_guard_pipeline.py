@@ -26,7 +26,10 @@ async def test_no_lvis_category_gets_its_synonyms_or_hypernyms_back(make_pipelin
             banned = {match_key(p) for p in (*e["synonyms"], *hypernyms.get(e["synset"], ()))}
             banned.add(match_key(e["phrase"]))
             answered += bool(item.negatives)
-            leaks += [f"{e['phrase']}: {n.phrase}" for n in item.negatives
-                      if match_key(n.phrase) in banned]
+            leaks += [
+                f"{e['phrase']}: {n.phrase}"
+                for n in item.negatives
+                if match_key(n.phrase) in banned
+            ]
     assert not leaks, f"{len(leaks)} leaks, e.g. {leaks[:10]}"
     assert answered >= 0.95 * len(lvis)

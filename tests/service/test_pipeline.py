@@ -24,11 +24,18 @@ class EchoMiner:
 
     async def mine(self, query: MineQuery, ctx: MinerContext) -> MinerOutput:
         self.calls += 1
-        return MinerOutput(candidates=[
-            Candidate(phrase=p, for_positive=query.positive, source=self.name, kind=Kind.colour,
-                      evidence={"why": "test"})
-            for p in ("red school bus", "Minivan", "school_bus", "bus")
-        ])
+        return MinerOutput(
+            candidates=[
+                Candidate(
+                    phrase=p,
+                    for_positive=query.positive,
+                    source=self.name,
+                    kind=Kind.colour,
+                    evidence={"why": "test"},
+                )
+                for p in ("red school bus", "Minivan", "school_bus", "bus")
+            ]
+        )
 
 
 class BrokenMiner:
@@ -69,8 +76,14 @@ def _unavailable(ctx: MinerContext):
     raise MinerUnavailable("no server configured")
 
 
-FACTORIES = {"vocabulary": VocabularyMiner, "echo": EchoMiner, "broken": BrokenMiner,
-             "slow": SlowMiner, "aliases": AliasSource, "off": _unavailable}
+FACTORIES = {
+    "vocabulary": VocabularyMiner,
+    "echo": EchoMiner,
+    "broken": BrokenMiner,
+    "slow": SlowMiner,
+    "aliases": AliasSource,
+    "off": _unavailable,
+}
 
 
 def _req(**kw) -> NegativesRequest:
@@ -105,9 +118,14 @@ async def test_sources_are_merged_and_guard_applies_to_every_miner(pipe):
 
 
 async def test_knowledge_sources_feed_the_guard(pipe, make_pipeline):
-    req = NegativesRequest.model_validate({
-        "items": [{"positives": ["bus"]}], "k": 200, "min_similarity": -1.0,
-        "miners": ["vocabulary"]})
+    req = NegativesRequest.model_validate(
+        {
+            "items": [{"positives": ["bus"]}],
+            "k": 200,
+            "min_similarity": -1.0,
+            "miners": ["vocabulary"],
+        }
+    )
     plain = make_pipeline()
     assert "minivan" in {n.phrase for n in (await plain.mine(req)).items[0].negatives}
     # the knowledge source protects the answer even when its own miner is not selected
@@ -128,8 +146,9 @@ async def test_fewer_than_k_says_why(pipe):
 
 
 async def test_several_positives_share_the_k(pipe):
-    req = NegativesRequest.model_validate({
-        "items": [{"positives": ["zebra", "violin"]}], "k": 10, "miners": ["vocabulary"]})
+    req = NegativesRequest.model_validate(
+        {"items": [{"positives": ["zebra", "violin"]}], "k": 10, "miners": ["vocabulary"]}
+    )
     negs = (await pipe.mine(req)).items[0].negatives
     assert len(negs) == 10
     assert {n.for_positive for n in negs} == {"zebra", "violin"}
@@ -149,10 +168,12 @@ async def test_redis_cache_one_round_trip_and_single_flight(make_pipeline, own_r
     pipe = make_pipeline(cache=cache, factories=FACTORIES, miners=["vocabulary", "echo"])
     echo = pipe.registry.miners["echo"]
     items = [{"id": str(i), "positives": [f"object {i}"]} for i in range(8)]
-    req = NegativesRequest.model_validate({"items": items, "k": 5, "miners": ["echo"],
-                                           "min_similarity": -1.0})
-    first, again = await asyncio.gather(pipe.mine(req), pipe.mine(req))
+    req = NegativesRequest.model_validate(
+        {"items": items, "k": 5, "miners": ["echo"], "min_similarity": -1.0}
+    )
+    first, second = await asyncio.gather(pipe.mine(req), pipe.mine(req))
     assert echo.calls == 8  # concurrent identical misses computed once
+    assert first.items[0].negatives == second.items[0].negatives
     third = await pipe.mine(req)
     assert all(it.cached for it in third.items) and echo.calls == 8
     assert [i.id for i in third.items] == [str(i) for i in range(8)]

@@ -15,7 +15,8 @@ def test_every_setting_is_documented_and_the_reference_is_current():
     assert all(f.description for f in Settings.model_fields.values())
     doc = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
     assert doc.read_text() == settings_reference(), (
-        "docs/settings.md is stale: python -m hardneg.service.settings > docs/settings.md")
+        "docs/settings.md is stale: python -m hardneg.service.settings > docs/settings.md"
+    )
 
 
 def test_environment_prefix_and_validation(monkeypatch):
@@ -32,7 +33,8 @@ def test_builtin_miners_are_entry_points_and_the_allow_list_applies():
     found = discover()
     assert {"vocabulary", "ontology", "llm", "false_positive"} <= set(found)
     ctx = MinerContext(settings=Settings(_env_file=None))
-    reg = build_registry(ctx, allow=["llm"], factories={k: found[k] for k in ("llm",
-                                                                              "false_positive")})
+    reg = build_registry(
+        ctx, allow=["llm"], factories={k: found[k] for k in ("llm", "false_positive")}
+    )
     assert reg.disabled["false_positive"] == "not in HARDNEG_MINERS allow-list"
     assert "HARDNEG_LLM_URL" in reg.disabled["llm"]  # no URL configured: disabled with a reason
