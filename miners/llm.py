@@ -13,6 +13,8 @@ import json
 import logging
 from typing import Any
 
+from pydantic import BaseModel
+
 from hardneg.miners.base import MineQuery, MinerContext, MinerOutput, MinerUnavailable
 from hardneg.miners.llm_client import (
     ChatClient,
@@ -25,23 +27,32 @@ from hardneg.miners.llm_client import (
 from hardneg.miners.llm_prompt import (
     PROMPT_HASH,
     PROMPT_VERSION,
-    RESPONSE_SCHEMA,
     SCHEMA_NAME,
     BadOutput,
     Proposal,
     build_messages,
     parse_reply,
+    response_schema,
+    salvage,
 )
 from hardneg.miners.types import Candidate
 
 log = logging.getLogger(__name__)
 
-MINER_REVISION = "1"  # bump on any change to how replies become candidates
+MINER_REVISION = "2"  # bump on any change to how replies become candidates
 MAX_PROPOSALS = 40  # asked per positive; more costs decode time for little gain
 TOKENS_PER_PROPOSAL = 40  # max_tokens budget; doubled on the retry after a truncated reply
 TEMPERATURE = 0.6
 SEED = 0  # same prompt -> same answer on every replica, so cached and fresh answers agree
 TIMEOUT_SLACK_S = 5.0  # the miner's own timeout: one request plus room for a quick retry
+
+
+class Answer(BaseModel):
+    """What the model gave for one item (this is what the cache stores)."""
+
+    proposals: list[Proposal]
+    invalid: int = 0  # entries that failed validation
+    truncated: bool = False  # cut off at max_tokens twice; the complete entries were kept
 
 
 def _norm(phrase: str) -> str:
@@ -77,38 +88,40 @@ class LLMMiner:
         present = sorted({_norm(p) for p in query.present})
         avoid = sorted({_norm(p) for p in query.exclude} - set(present))
         key = self._cache_key(_norm(query.positive), present, avoid, count)
-        hit = await self._cache_get(ctx, key)
-        if hit is not None:
-            proposals, invalid = hit
-        else:
-            proposals, invalid = await self._ask(query.positive, present, avoid, count)
-            await self._cache_set(ctx, key, proposals, invalid)
-        return self._output(query, proposals, invalid, count)
+        answer = await self._cache_get(ctx, key)
+        if answer is None:
+            answer = await self._ask(query.positive, present, avoid, count)
+            await self._cache_set(ctx, key, answer)
+        return self._output(query, answer, count)
 
-    async def _ask(
-        self, positive: str, present: list[str], avoid: list[str], count: int
-    ) -> tuple[list[Proposal], int]:
+    async def _ask(self, positive: str, present: list[str], avoid: list[str], count: int) -> Answer:
         """One request, retried once when the reply is truncated or not the JSON asked for."""
         messages = build_messages(positive, present, avoid, count)
         max_tokens = count * TOKENS_PER_PROPOSAL + 64
-        problem = ""
+        problem, cut = "", None
         for _ in range(2):
             try:
-                reply = await self._complete(messages, max_tokens)
+                reply = await self._complete(messages, max_tokens, count)
                 if reply.finish_reason != "length":
-                    return parse_reply(reply.content)
+                    proposals, invalid = parse_reply(reply.content)
+                    return Answer(proposals=proposals, invalid=invalid)
                 problem = f"truncated reply: finish_reason=length at max_tokens={max_tokens}"
-                max_tokens *= 2
+                cut, max_tokens = reply.content, max_tokens * 2
             except BadOutput as exc:
                 problem = f"unparseable JSON: {exc}"
+        kept, invalid = salvage(cut)
+        if kept:  # a model that rambles past max_tokens twice still gave us whole entries
+            return Answer(proposals=kept, invalid=invalid, truncated=True)
         what, _, detail = problem.partition(": ")
         raise LLMError(f"{what} after one retry: {detail}")
 
-    async def _complete(self, messages: list[dict[str, str]], max_tokens: int) -> ChatReply:
+    async def _complete(
+        self, messages: list[dict[str, str]], max_tokens: int, count: int
+    ) -> ChatReply:
         """One chat call through the circuit breaker."""
         self.breaker.before_call()
         try:
-            reply = await self._negotiated(messages, max_tokens)
+            reply = await self._negotiated(self._body(messages, max_tokens, count))
         except asyncio.CancelledError:
             self.breaker.release()
             raise
@@ -121,28 +134,31 @@ class LLMMiner:
         self.breaker.success()
         return reply
 
-    async def _negotiated(self, messages: list[dict[str, str]], max_tokens: int) -> ChatReply:
+    async def _negotiated(self, body: dict[str, Any]) -> ChatReply:
         """Send with json_schema; if the server rejects that form, switch to json_object+schema."""
         try:
-            return await self.client.chat(self._body(messages, max_tokens))
+            return await self.client.chat(body)
         except LLMHTTPError as exc:
             rejected = exc.status in (400, 422) and (
                 "response_format" in exc.body or "json_schema" in exc.body
             )
-            if not rejected or self.response_format != "json_schema":
+            if not rejected or body["response_format"]["type"] != "json_schema":
                 raise
         log.warning("LLM server rejects response_format json_schema; using json_object+schema")
         self.response_format = "json_object"
-        return await self.client.chat(self._body(messages, max_tokens))
+        schema = body["response_format"]["json_schema"]["schema"]
+        return await self.client.chat(
+            {**body, "response_format": {"type": "json_object", "schema": schema}}
+        )
 
-    def _body(self, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
+    def _body(self, messages: list[dict[str, str]], max_tokens: int, count: int) -> dict[str, Any]:
+        schema = response_schema(count)
+        fmt: dict[str, Any] = {"type": "json_object", "schema": schema}
         if self.response_format == "json_schema":
-            fmt: dict[str, Any] = {
+            fmt = {
                 "type": "json_schema",
-                "json_schema": {"name": SCHEMA_NAME, "schema": RESPONSE_SCHEMA, "strict": True},
+                "json_schema": {"name": SCHEMA_NAME, "schema": schema, "strict": True},
             }
-        else:
-            fmt = {"type": "json_object", "schema": RESPONSE_SCHEMA}
         return {
             "model": self.model,
             "messages": messages,
@@ -152,15 +168,13 @@ class LLMMiner:
             "response_format": fmt,
         }
 
-    def _output(
-        self, query: MineQuery, proposals: list[Proposal], invalid: int, count: int
-    ) -> MinerOutput:
+    def _output(self, query: MineQuery, answer: Answer, count: int) -> MinerOutput:
         """Candidates, minus duplicates and echoes of the positive/present/excluded concepts."""
         taken = {_norm(p) for p in (query.positive, *query.present, *query.exclude)}
         seen: set[str] = set()
         echoes = dups = 0
         out: list[Candidate] = []
-        for p in proposals:
+        for p in answer.proposals:
             key = _norm(p.phrase)
             if key in taken:
                 echoes += 1
@@ -170,11 +184,13 @@ class LLMMiner:
                 seen.add(key)
                 out.append(self._candidate(query.positive, p))
         counts = [
-            (invalid, "invalid entries dropped"),
+            (answer.invalid, "invalid entries dropped"),
             (dups, "duplicates dropped"),
             (echoes, "proposals named the positive or a present/excluded concept"),
         ]
         notes = [f"{n} {what}" for n, what in counts if n]
+        if answer.truncated:
+            notes.insert(0, "reply cut off at max_tokens twice: kept its complete entries")
         if not out:
             notes.append("the model proposed nothing usable")
         return MinerOutput(candidates=out, note="; ".join(notes) or None)
@@ -198,29 +214,23 @@ class LLMMiner:
         )
         return f"llm:{PROMPT_VERSION}:{hashlib.sha256(item.encode()).hexdigest()[:32]}"
 
-    async def _cache_get(self, ctx: MinerContext, key: str) -> tuple[list[Proposal], int] | None:
+    async def _cache_get(self, ctx: MinerContext, key: str) -> Answer | None:
         if ctx.cache is None:
             return None
         try:
             raw = (await ctx.cache.get_many([key]))[0]
-            if raw is None:
-                return None
-            data = json.loads(raw)
-            return [Proposal.model_validate(p) for p in data["p"]], int(data["invalid"])
+            return None if raw is None else Answer.model_validate_json(raw)
         except Exception as exc:  # a cache problem costs a model call, never the answer
             log.warning("LLM cache read failed (%s); asking the model", exc)
             return None
 
-    async def _cache_set(
-        self, ctx: MinerContext, key: str, proposals: list[Proposal], invalid: int
-    ) -> None:
+    async def _cache_set(self, ctx: MinerContext, key: str, answer: Answer) -> None:
         if ctx.cache is None:
             return
-        raw = json.dumps(
-            {"p": [p.model_dump(mode="json") for p in proposals], "invalid": invalid}
-        ).encode()
         try:
-            await ctx.cache.set_many({key: raw}, ttl_s=self.cache_ttl_s)
+            await ctx.cache.set_many(
+                {key: answer.model_dump_json().encode()}, ttl_s=self.cache_ttl_s
+            )
         except Exception as exc:
             log.warning("LLM cache write failed: %s", exc)
 

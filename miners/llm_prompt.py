@@ -97,6 +97,12 @@ RESPONSE_SCHEMA: dict[str, Any] = {
 SCHEMA_NAME = "hard_negatives"
 
 
+def response_schema(count: int) -> dict[str, Any]:
+    """The schema with ``maxItems``: grammar-constrained servers then stop at ``count``."""
+    items = {**RESPONSE_SCHEMA["properties"]["negatives"], "maxItems": count}
+    return {**RESPONSE_SCHEMA, "properties": {"negatives": items}}
+
+
 def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
@@ -199,11 +205,37 @@ def parse_reply(content: str | None) -> tuple[list[Proposal], int]:
     entries = data.get("negatives") if isinstance(data, dict) else data
     if not isinstance(entries, list):
         raise BadOutput('no "negatives" list in the reply')
+    return validate(entries)
+
+
+def validate(entries: list[Any]) -> tuple[list[Proposal], int]:
+    """The valid proposals among ``entries`` and how many were invalid."""
     valid: list[Proposal] = []
-    invalid = 0
     for entry in entries:
         try:
             valid.append(Proposal.model_validate(entry))
         except ValidationError:
-            invalid += 1
-    return valid, invalid
+            continue
+    return valid, len(entries) - len(valid)
+
+
+_ARRAY = re.compile(r'"negatives"\s*:\s*\[')
+
+
+def salvage(content: str | None) -> tuple[list[Proposal], int]:
+    """The complete entries at the start of a reply cut off mid-JSON (finish_reason "length")."""
+    match = _ARRAY.search(content or "")
+    if content is None or match is None:
+        return [], 0
+    decoder = json.JSONDecoder()
+    entries: list[Any] = []
+    pos = match.end()
+    while True:
+        while pos < len(content) and content[pos] in " \t\r\n,":
+            pos += 1
+        try:
+            entry, pos = decoder.raw_decode(content, pos)
+        except json.JSONDecodeError:
+            break  # the entry the cut went through, or the array's end
+        entries.append(entry)
+    return validate(entries)

@@ -135,12 +135,12 @@ def invalid_json() -> Behaviour:
     return content("Sure! Here are some hard negatives: red bus, blue bus, a toy bus.")
 
 
-def truncated() -> Behaviour:
-    """Cut where max_tokens would cut it: mid-JSON, finish_reason "length"."""
+def truncated(keep: float = 0.5) -> Behaviour:
+    """Cut where max_tokens would cut it: mid-JSON (``keep`` of the answer), finish "length"."""
 
     async def run(body: dict[str, Any], _: FakeLLM) -> Response:
         full = json.dumps({"negatives": propose(item_of(body))})
-        return completion(body, full[: len(full) // 2], "length")
+        return completion(body, full[: int(len(full) * keep)], "length")
 
     return run
 

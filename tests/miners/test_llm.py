@@ -24,7 +24,13 @@ from hardneg.miners.llm_client import (
     normalise_base_url,
     retry_after_s,
 )
-from hardneg.miners.llm_prompt import PROMPT_HASH, PROMPT_VERSION, SYSTEM_PROMPT, parse_reply
+from hardneg.miners.llm_prompt import (
+    PROMPT_HASH,
+    PROMPT_VERSION,
+    SYSTEM_PROMPT,
+    parse_reply,
+    salvage,
+)
 from hardneg.miners.types import Kind
 from hardneg.service.settings import Settings
 from tests.fakes import openai_server as fake
@@ -111,6 +117,7 @@ async def test_request_layout_schema_and_shared_prefix(miner: LLMMiner, llm: fak
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
     schema = fmt["json_schema"]["schema"]
     assert schema["type"] == "object" and schema["required"] == ["negatives"]
+    assert schema["properties"]["negatives"]["maxItems"] == 6  # the count asked for
     assert set(schema["properties"]["negatives"]["items"]["required"]) == {
         "phrase",
         "shared_attribute",
@@ -233,8 +240,19 @@ async def test_truncated_reply_is_retried_with_more_tokens(miner: LLMMiner, llm:
     assert second == 2 * first
 
 
-async def test_truncated_twice_is_an_error(miner: LLMMiner, llm: fake.FakeLLM):
-    llm.reset(default=fake.truncated())
+async def test_truncated_twice_keeps_the_complete_entries(miner: LLMMiner, llm: fake.FakeLLM):
+    llm.reset(default=fake.truncated(keep=0.5))
+    out = await miner.mine(QUERY, ctx_of(miner))
+    whole = fake.propose(json.loads(llm.requests[1].body["messages"][-1]["content"]))
+    cut = json.dumps({"negatives": whole})[: len(json.dumps({"negatives": whole})) // 2]
+    complete = [e["phrase"] for e in whole if json.dumps(e) + "," in cut]
+    assert 0 < len(complete) < len(whole)
+    assert [c.phrase for c in out.candidates] == [p for p in complete if p != "red school bus"]
+    assert (out.note or "").startswith("reply cut off at max_tokens twice: kept its complete")
+
+
+async def test_truncated_twice_with_nothing_whole_is_an_error(miner: LLMMiner, llm: fake.FakeLLM):
+    llm.reset(default=fake.content('{"negatives": [{"phrase": "red sch', "length"))
     with pytest.raises(LLMError, match="truncated reply after one retry: finish_reason=length"):
         await miner.mine(QUERY, ctx_of(miner))
 
@@ -412,6 +430,14 @@ async def test_cache_failure_costs_a_call_not_the_answer(miner: LLMMiner, llm: f
 
     out = await miner.mine(QUERY, ctx_of(miner, Broken()))
     assert len(out.candidates) == 5
+
+
+def test_salvage_reads_whole_entries_before_the_cut() -> None:
+    cut = '{"negatives": [{"phrase": "red bus", "shared_attribute": "type", "kind": "colour"},'
+    cut += ' {"phrase": 7}, {"phrase": "blue b'
+    proposals, invalid = salvage(cut)
+    assert [p.phrase for p in proposals] == ["red bus"] and invalid == 1
+    assert salvage('{"negatives": [{"phr') == ([], 0) and salvage(None) == ([], 0)
 
 
 def test_parse_reply_accepts_fenced_json_and_bare_lists() -> None:

@@ -62,7 +62,11 @@ FAILURES = [
     (fake.status(500, "engine dead"), "error", "returned 500 (engine dead) after 2 retries"),
     (fake.stall(30), "timeout", ""),
     (fake.invalid_json(), "error", "unparseable JSON after one retry"),
-    (fake.truncated(), "error", "truncated reply after one retry"),
+    (
+        fake.content('{"negatives": [{"phrase": "red sch', "length"),
+        "error",
+        "truncated reply after one retry",
+    ),
 ]
 
 
