@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from hardneg.miners.normalize import match_key
-from hardneg.miners.ontology.linking import AttrValue, Parsed, pop_factor
+from hardneg.miners.ontology.linking import AttributeVocab, Parsed, pop_factor
 from hardneg.miners.ontology.neighbours import Neighbour
 from hardneg.miners.ontology.terms import compact_id
 from hardneg.miners.types import Candidate, Kind
@@ -66,15 +66,11 @@ def swap_phrase(parsed: Parsed, surface: str, new: str) -> str:
     return " ".join([*words, *parsed.modifiers, parsed.head])
 
 
-def add_swaps(
-    c: Composer, parsed: Parsed, groups: dict[str, dict[str, AttrValue]], weight: float
-) -> None:
+def add_swaps(c: Composer, parsed: Parsed, vocab: AttributeVocab, weight: float) -> None:
     """Same head, another value of the same attribute from another group ("red school bus")."""
     head_ids = [compact_id(link.item) for link in parsed.primary()[:1]]
     for surface, value in parsed.attributes:
-        others = [g for g in groups.get(value.kind, {}).values() if g.group != value.group]
-        others.sort(key=lambda g: (-g.pop, g.label))
-        for other in others[:MAX_SWAPS_PER_ATTRIBUTE]:
+        for other in vocab.swaps(value)[:MAX_SWAPS_PER_ATTRIBUTE]:
             prop, attr = value.via
             path = [
                 compact_id(value.group),

@@ -66,13 +66,26 @@ class AttributeVocab:
 
     words: dict[str, list[AttrValue]] = field(default_factory=dict)
     groups: dict[str, dict[str, AttrValue]] = field(default_factory=dict)  # kind -> group -> head
+    lineage: dict[str, set[str]] = field(default_factory=dict)  # group -> itself + ancestors
+
+    def swaps(self, value: AttrValue) -> list[AttrValue]:
+        """Other groups of the value's kind, commoner and closer first: each ancestor shared
+        beyond what the whole kind shares counts a little (leather -> suede, fur early)."""
+        mine = self.lineage.get(value.group, set())
+        others = [g for g in self.groups.get(value.kind, {}).values() if g.group != value.group]
+        shared = {g.group: len(mine & self.lineage.get(g.group, set())) for g in others}
+        base = min(shared.values(), default=0)
+
+        def rank(g: AttrValue) -> tuple[float, str]:
+            return (-(pop_factor(g.pop) + 0.05 * min(3, shared[g.group] - base)), g.label)
+
+        return sorted(others, key=rank)
 
     @classmethod
     def from_rows(cls, rows: Bindings) -> AttributeVocab:
         labels: dict[str, str] = {}
-        for r in rows:
-            if r.get("how") == "label":
-                labels.setdefault(r["value"], r["label"])
+        for r in sorted(rows, key=_surface_rank):
+            labels.setdefault(r["value"], r["label"])
         words: dict[str, dict[tuple[str, str], AttrValue]] = defaultdict(dict)
         groups: dict[str, dict[str, AttrValue]] = defaultdict(dict)
         for r in sorted(rows, key=lambda r: (r["kind"], r["value"], r["label"])):
@@ -105,6 +118,13 @@ class AttributeVocab:
 
 
 KIND_ORDER = ("colour", "material", "size", "pattern")
+
+
+def _surface_rank(row: dict[str, str]) -> tuple[int, bool, int, str]:
+    """The name a value goes by in a phrase: fewest words, then its label ("metal" rather
+    than "metallic element", but "iron" rather than its alias "Fe")."""
+    text = row["label"]
+    return (len(text.split()), row.get("how") != "label", len(text), text)
 
 
 def _preferred(values: list[AttrValue]) -> AttrValue:

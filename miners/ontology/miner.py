@@ -127,14 +127,19 @@ class OntologyMiner:
                 self._resolved = True
                 self.endpoint.namespace = self._namespace()
             if self._vocab is None:
-                roots = [
-                    (queries.literal(k, None), queries.iri(q)) for k, q in WIKIDATA_ATTRIBUTE_ROOTS
-                ]
-                rows = await self.endpoint.select(
-                    queries.render("attributes", roots=roots), deadline=deadline
-                )
-                self._vocab = AttributeVocab.from_rows(rows)
+                self._vocab = await self._read_vocabulary(deadline)
         return self._vocab
+
+    async def _read_vocabulary(self, deadline: float | None) -> AttributeVocab:
+        roots = [(queries.literal(k, None), queries.iri(q)) for k, q in WIKIDATA_ATTRIBUTE_ROOTS]
+        q = queries.render("attributes", roots=roots)
+        vocab = AttributeVocab.from_rows(await self.endpoint.select(q, deadline=deadline))
+        groups = sorted({g for kind in vocab.groups.values() for g in kind})
+        if groups:  # their ancestors rank swaps: leather -> suede before leather -> concrete
+            q = queries.render("ancestors", items=[queries.iri(g) for g in groups])
+            for r in await self.endpoint.select(q, deadline=deadline):
+                vocab.lineage.setdefault(r["item"], set()).add(r["node"])
+        return vocab
 
     def _deadline(self) -> float:
         return time.monotonic() + self.timeout_s
@@ -211,7 +216,7 @@ class OntologyMiner:
         best = primary[0].score
         weights = {link.item: link.score / best for link in primary}
         if p.attributes:
-            add_swaps(composer, p, (await self.vocabulary(deadline)).groups, 1.0)
+            add_swaps(composer, p, await self.vocabulary(deadline), 1.0)
         neighbours = await self._neighbours(an, list(weights), query.k, composer.excluded, deadline)
         add_neighbours(composer, p, neighbours, weights)
         cands = composer.ranked(query.k)

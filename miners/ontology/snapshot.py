@@ -111,3 +111,73 @@ def write_snapshot(graph: Iterable[str], prov: Provenance, out: Path) -> Provena
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(buf.getvalue())
     return prov
+
+
+def read_provenance(path: Path) -> dict[str, str]:
+    """The provenance literals of a snapshot file (streamed; the store is not loaded)."""
+    prefix = nt_iri(SNAPSHOT_NODE) + " "
+    out: dict[str, str] = {}
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith(prefix):
+                _, pred, obj = line.rstrip(" .\n").split(" ", 2)
+                key = pred.strip("<>").rsplit("/", 1)[-1]
+                value = obj.split('"')[1] if obj.startswith('"') else obj
+                out[key] = f"{out[key]}; {value}" if key in out else value
+    return out
+
+
+def load_store(snapshot: Path, location: Path, if_changed: bool = False) -> tuple[str, bool]:
+    """Fill an on-disk Oxigraph store (what ``oxigraph serve-read-only`` serves) with a
+    snapshot, replacing what it held. A marker next to it (``<location>.snapshot-id``) names
+    the loaded snapshot; ``if_changed`` skips the load when it already names this one.
+    Returns (snapshot id, loaded?)."""
+    import pyoxigraph as ox
+
+    snap_id = read_provenance(snapshot).get("snapshotId", "unversioned")
+    marker = location.with_name(location.name + ".snapshot-id")
+    if if_changed and marker.is_file() and marker.read_text().strip() == snap_id:
+        return snap_id, False
+    location.mkdir(parents=True, exist_ok=True)
+    marker.unlink(missing_ok=True)  # a half-loaded store must not look loaded
+    store = ox.Store(str(location))
+    store.clear()
+    store.bulk_load(input=gzip.decompress(snapshot.read_bytes()), format=ox.RdfFormat.N_TRIPLES)
+    store.flush()
+    del store  # releases the database lock before a server opens it
+    marker.write_text(snap_id + "\n")
+    return snap_id, True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m hardneg.miners.ontology.snapshot {info,load-store}``."""
+    import argparse
+    import json
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m hardneg.miners.ontology.snapshot")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    info = sub.add_parser("info", help="print a snapshot's provenance as JSON")
+    info.add_argument("snapshot", type=Path, nargs="?", default=None)
+    load = sub.add_parser("load-store", help="load a snapshot into an Oxigraph store directory")
+    load.add_argument("location", type=Path)
+    load.add_argument("--snapshot", type=Path, default=None, help="default: the shipped one")
+    load.add_argument(
+        "--if-changed", action="store_true", help="skip when the store holds this snapshot"
+    )
+    args = p.parse_args(argv)
+    path = args.snapshot or default_snapshot_path()
+    try:
+        if args.cmd == "info":
+            print(json.dumps(read_provenance(path), indent=2, sort_keys=True))
+        else:
+            snap_id, loaded = load_store(path, args.location, args.if_changed)
+            print(f"{'loaded' if loaded else 'already holds'} {snap_id}: {args.location}")
+    except (OSError, EOFError, SyntaxError) as exc:
+        print(f"error: {path}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -40,14 +40,16 @@ class OxigraphServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/query"
 
-    def start(self) -> None:
-        store = self.workdir / "store"
-        src = self.data
-        if src.suffix == ".gz":  # oxigraph load reads plain files; the snapshot ships gzipped
-            src = self.workdir / src.stem
-            src.write_bytes(gzip.decompress(self.data.read_bytes()))
-        subprocess.run([self.exe, "load", "--location", str(store), "--file", str(src)],
-                       check=True, capture_output=True)  # fmt: skip
+    def start(self, store: Path | None = None) -> None:
+        """Load ``data`` with ``oxigraph load``, or serve an already filled ``store``."""
+        if store is None:
+            store = self.workdir / "store"
+            src = self.data
+            if src.suffix == ".gz":  # oxigraph load reads plain files; the snapshot is gzipped
+                src = self.workdir / src.stem
+                src.write_bytes(gzip.decompress(self.data.read_bytes()))
+            subprocess.run([self.exe, "load", "--location", str(store), "--file", str(src)],
+                           check=True, capture_output=True)  # fmt: skip
         self.proc = subprocess.Popen(
             [self.exe, "serve-read-only", "--location", str(store),
              "--bind", f"127.0.0.1:{self.port}"],

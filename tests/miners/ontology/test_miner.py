@@ -92,7 +92,10 @@ async def test_attributes_come_from_the_graph(local_miner):
     assert {"red", "yellow", "blue", "black", "white"} <= labels["colour"]
     assert {"wood", "glass", "plastic", "leather"} <= labels["material"]
     assert {"large", "small"} <= labels["size"]
-    assert {"polka dot", "tartan"} <= labels["pattern"]
+    assert {"dotted", "tartan", "stripe"} <= labels["pattern"]  # one-word names in swaps
+    assert (
+        vocab.words["polka dot"][0].kind == "pattern" and vocab.words["wooden"][0].label == "wood"
+    )
     out = await mine(local_miner, "big red car")
     got = {c.phrase: c.kind for c in out.candidates}
     assert got["small red car"] == Kind.size and got["big blue car"] == Kind.colour

@@ -150,10 +150,10 @@ async def test_circuit_breaker_opens_then_lets_one_trial_through(wdqs):
 
 @pytest.mark.parametrize("limit", [1, 3])
 async def test_at_most_n_requests_in_flight(wdqs, limit):
-    wdqs.plan(default=Reply(delay_s=0.15))
+    wdqs.plan(default=Reply(delay_s=0.4))  # long enough for `limit` requests to overlap
     ep = endpoint(wdqs.url, max_inflight=limit)
-    await asyncio.gather(*(ep.select(f"SELECT * {{}} # {i}") for i in range(6)))
-    assert len(wdqs.seen) == 6
+    await asyncio.gather(*(ep.select(f"SELECT * {{}} # {i}") for i in range(2 * limit)))
+    assert len(wdqs.seen) == 2 * limit
     assert wdqs.max_inflight == limit
     await ep.aclose()
 
@@ -162,7 +162,7 @@ async def test_slow_endpoint_times_out(wdqs):
     wdqs.plan(default=Reply(delay_s=3))
     ep = endpoint(wdqs.url, timeout_s=0.3, max_retries=0)
     with pytest.raises(SparqlTimeout, match=r"no answer in 0\.3s"):
-        await ep.select("SELECT * {}")
+        await ep.select("SELECT * {}", deadline=time.monotonic() + 30)
     assert ep.breaker.consecutive == 1
     await ep.aclose()
 
