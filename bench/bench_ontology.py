@@ -19,10 +19,13 @@ import asyncio
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from hardneg.miners.base import MineQuery, MinerContext
 from hardneg.miners.ontology import OntologyMiner
 from hardneg.service.settings import Settings
+
+Rows = list[tuple[str, list[float]]]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -42,6 +45,35 @@ async def timed(
     return out
 
 
+def report(miner: OntologyMiner, args: argparse.Namespace, head: str, rows: Rows) -> None:
+    print(f"endpoint {miner.endpoint_id}  snapshot {miner.snapshot_id}")
+    print(f"concept {args.concept!r}  k={args.k}  runs={args.n}  {head}")
+    print(f"{'':16} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")
+    for name, values in rows:
+        p50, p95, mean = pct(values, 0.5), pct(values, 0.95), statistics.mean(values)
+        print(f"{name:16} {p50:8.2f} {p95:8.2f} {mean:8.2f}")
+
+
+async def measure(miner: OntologyMiner, args: argparse.Namespace, cache: Any) -> Rows:
+    query = MineQuery(positive=args.concept, k=args.k)
+    ctx = MinerContext(settings=None)
+    lru = miner.endpoint.lru
+    miner.endpoint.cache = None  # cold: neither the in-process nor the shared cache answers
+    rows = [("cold", await timed(args.n, lambda: miner.mine(query, ctx), lru.clear))]
+    miner.endpoint.cache = cache
+    rows.append(("cached", await timed(args.n, lambda: miner.mine(query, ctx), _nothing)))
+    related = await timed(args.n, lambda: miner.related([args.concept], ctx), _nothing)
+    rows.append(("related cached", related))
+    if cache is not None:
+        shared = await timed(args.n, lambda: miner.mine(query, ctx), lru.clear)
+        rows.append(("shared (Redis)", shared))
+    return rows
+
+
+def _nothing() -> None:
+    return None
+
+
 async def run(args: argparse.Namespace) -> None:
     cache = None
     if args.redis_url:
@@ -52,37 +84,13 @@ async def run(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     miner = OntologyMiner(MinerContext(settings=settings, cache=cache))
     load_ms = (time.perf_counter() - start) * 1000
-    query = MineQuery(positive=args.concept, k=args.k)
-    ctx = MinerContext(settings=settings)
-    lru = miner.endpoint.lru
-
     start = time.perf_counter()
-    out = await miner.mine(query, ctx)
+    out = await miner.mine(MineQuery(positive=args.concept, k=args.k), MinerContext(settings=None))
     first_ms = (time.perf_counter() - start) * 1000
-    miner.endpoint.cache = None  # cold: neither the in-process nor the shared cache answers
-    rows = [("cold", await timed(args.n, lambda: miner.mine(query, ctx), lru.clear))]
-    miner.endpoint.cache = cache
-    rows.append(("cached", await timed(args.n, lambda: miner.mine(query, ctx), lambda: None)))
-    rows.append(
-        (
-            "related cached",
-            await timed(args.n, lambda: miner.related([args.concept], ctx), lambda: None),
-        )
-    )
-    if cache is not None:
-        rows.append(
-            ("shared (Redis)", await timed(args.n, lambda: miner.mine(query, ctx), lru.clear))
-        )
-    print(f"endpoint {miner.endpoint_id}  snapshot {miner.snapshot_id}")
-    print(f"concept {args.concept!r}  k={args.k}  candidates={len(out.candidates)}  runs={args.n}")
-    print(
-        f"miner start {load_ms:.0f} ms; first mine (attribute vocabularies too) {first_ms:.1f} ms"
-    )
-    print(f"{'':16} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")
-    for name, values in rows:
-        print(
-            f"{name:16} {pct(values, 0.5):8.2f} {pct(values, 0.95):8.2f} {statistics.mean(values):8.2f}"
-        )
+    rows = await measure(miner, args, cache)
+    head = (f"candidates={len(out.candidates)}; miner start {load_ms:.0f} ms; "
+            f"first mine (reads attribute vocabularies too) {first_ms:.1f} ms")  # fmt: skip
+    report(miner, args, head, rows)
     await miner.aclose()
     if cache is not None:
         await cache.aclose()
