@@ -119,14 +119,17 @@ async def test_slow_endpoint_is_cut_at_the_miner_timeout(make_pipeline, slow_wdq
 
 
 @pytest.mark.slow
-def test_cli_acceptance_command(tmp_path):
-    """``hardneg mine "yellow school bus" --miners ontology --json`` on the embedded default."""
+def test_cli_acceptance_command(tmp_path, index_dir):
+    """``hardneg mine "yellow school bus" --miners ontology --json`` on the embedded default
+    (the session's index dir: the CLI warms every miner up, the vocabulary index included)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "HARDNEG_INDEX_DIR": str(tmp_path / "index")}  # fmt: skip
+           "HARDNEG_INDEX_DIR": str(index_dir)}  # fmt: skip
     exe = os.path.join(os.path.dirname(sys.executable), "hardneg")
     proc = subprocess.run([exe, "mine", "yellow school bus", "--miners", "ontology", "--json"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     from hardneg.miners.types import NegativesResponse
 
-    check_school_bus(NegativesResponse.model_validate_json(proc.stdout))
+    resp = NegativesResponse.model_validate_json(proc.stdout)
+    check_school_bus(resp)
+    assert resp.versions["data:ontology"].startswith("wn30-wikidata-")
