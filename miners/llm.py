@@ -77,14 +77,19 @@ class LLMMiner:
         self.timeout_s: float = s.llm_timeout_s + TIMEOUT_SLACK_S  # read by the pipeline
         self.version = f"{MINER_REVISION}+prompt.{PROMPT_VERSION}.{PROMPT_HASH[:8]}+{self.model}"
         self.client = ChatClient(
-            normalise_base_url(url), s.llm_api_key, s.llm_timeout_s, s.llm_max_concurrency
+            normalise_base_url(url),
+            s.llm_api_key,
+            s.llm_timeout_s,
+            s.llm_max_concurrency,
+            retries=s.llm_max_retries,
         )
+        self.max_proposals = s.llm_max_proposals
         self.breaker = CircuitBreaker()
         # json_schema is the OpenAI/vLLM form; llama-cpp-python only knows json_object+schema.
         self.response_format = "json_schema"
 
     async def mine(self, query: MineQuery, ctx: MinerContext) -> MinerOutput:
-        count = max(1, min(query.k, MAX_PROPOSALS))
+        count = max(1, min(query.k, self.max_proposals))
         present = sorted({_norm(p) for p in query.present})
         avoid = sorted({_norm(p) for p in query.exclude} - set(present))
         key = self._cache_key(_norm(query.positive), present, avoid, count)

@@ -19,7 +19,7 @@ import httpx
 
 from hardneg.miners.llm_prompt import BadOutput
 
-MAX_RETRIES = 2  # on 429 / 5xx / connection errors (wanted as a setting: llm_max_retries)
+MAX_RETRIES = 2  # on 429 / 5xx / connection errors; the miner passes HARDNEG_LLM_MAX_RETRIES
 BACKOFF_BASE_S = 0.25
 BACKOFF_MAX_S = 8.0
 RETRY_AFTER_CAP_S = 30.0  # a server asking for a longer pause fails the call instead

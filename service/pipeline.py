@@ -40,10 +40,9 @@ from hardneg.service.similarity import CachedEmbedder, default_band, load_embedd
 
 log = logging.getLogger(__name__)
 
-DEGRADED_TTL_S = 60
-DATA_VERSION_REFRESH_S = (
-    1.0  # a degraded answer is cached briefly so a failing miner is retried soon
-)
+DEGRADED_TTL_S = 60  # a degraded answer is cached briefly so a failing miner is retried soon
+DATA_VERSION_REFRESH_S = 1.0  # how often run-time data versions (false positives) are re-read
+READY_CHECK_S = 3.0  # a miner's readiness probe (e.g. the LLM server's /v1/models)
 
 
 class InvalidOptions(ValueError):
@@ -296,12 +295,11 @@ class Pipeline:
         start = time.perf_counter()
         try:
             out = await asyncio.wait_for(miner.mine(query, self.ctx), timeout)
-        except TimeoutError:
+        except TimeoutError as exc:  # the miner's own timeout says more than ours, if it has one
             ms = (time.perf_counter() - start) * 1000
             metrics.record_miner(name, ms, "timeout")
-            return MinerStatus(
-                status="timeout", ms=ms, error=f"no answer within {timeout:g}s"
-            ), None
+            why = str(exc) or f"no answer within {timeout:g}s"
+            return MinerStatus(status="timeout", ms=ms, error=why), None
         except Exception as exc:
             ms = (time.perf_counter() - start) * 1000
             log.warning("miner %s failed on %r: %s", name, query.positive, exc)
@@ -338,6 +336,16 @@ class Pipeline:
         for name in self.registry.names:
             why = self.registry.disabled.get(name)
             parts[f"miner:{name}"] = {"ok": why is None, "detail": why or "enabled"}
+        checks = [(n, m.check) for n, m in self.registry.miners.items() if hasattr(m, "check")]
+        results = await asyncio.gather(
+            *(asyncio.wait_for(check(), READY_CHECK_S) for _, check in checks),
+            return_exceptions=True,
+        )
+        for (name, _), res in zip(checks, results, strict=True):
+            ok, detail = (
+                (False, f"check failed: {res!r}") if isinstance(res, BaseException) else res
+            )
+            parts[f"miner:{name}"] = {"ok": bool(ok), "detail": str(detail)}
         return parts
 
     async def aclose(self) -> None:

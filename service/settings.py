@@ -142,6 +142,12 @@ class Settings(BaseSettings):
     )
     llm_timeout_s: float = Field(20.0, gt=0, description="Timeout of one LLM request.")
     llm_max_concurrency: int = Field(32, ge=1, description="LLM requests in flight at once.")
+    llm_max_retries: int = Field(
+        2, ge=0, description="Retries of one LLM request on 429/5xx/connection errors."
+    )
+    llm_max_proposals: int = Field(
+        40, ge=1, le=200, description="Most proposals asked of the model per positive."
+    )
     llm_cache_ttl_s: int = Field(30 * 24 * 3600, ge=1, description="TTL of cached LLM outputs.")
 
     # --- false-positive miner ----------------------------------------------------------------

@@ -196,3 +196,16 @@ async def test_redis_down_answers_degraded_then_recovers(make_pipeline, own_redi
     assert resp.items[0].degraded is False
     assert (await pipe.mine(req)).items[0].cached is True
     await pipe.aclose()
+
+
+async def test_readiness_asks_miners_that_can_check_themselves(make_pipeline):
+    class Checked(EchoMiner):
+        name = "checked"
+
+        async def check(self):
+            return False, "server does not serve 'llama'"
+
+    pipe = make_pipeline(factories={"checked": Checked, "vocabulary": VocabularyMiner}, miners=None)
+    parts = await pipe.readiness()
+    assert parts["miner:checked"] == {"ok": False, "detail": "server does not serve 'llama'"}
+    assert parts["miner:vocabulary"]["ok"] is True
