@@ -6,6 +6,7 @@ Routes, the CLI and batch jobs all call :meth:`Pipeline.mine`; nothing else re-i
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -40,6 +41,8 @@ from hardneg.service.similarity import CachedEmbedder, default_band, load_embedd
 
 log = logging.getLogger(__name__)
 
+CACHE_SCHEMA = 1  # bump when the stored item format changes
+STORED_PREFIX = b'{"negatives":'  # how a cached item starts (model_dump_json without id/cached)
 DEGRADED_TTL_S = 60  # a degraded answer is cached briefly so a failing miner is retried soon
 DATA_VERSION_REFRESH_S = 1.0  # how often run-time data versions (false positives) are re-read
 READY_CHECK_S = 3.0  # a miner's readiness probe (e.g. the LLM server's /v1/models)
@@ -95,8 +98,8 @@ class Pipeline:
     ) -> Pipeline:
         """Build every resource from settings; pass ``embedder``/``cache`` to reuse loaded ones."""
         settings = settings or Settings()
-        cache = cache or make_cache(settings)
-        raw = embedder or load_embedder(settings)
+        cache = cache if cache is not None else make_cache(settings)
+        raw = embedder if embedder is not None else load_embedder(settings)
         cached = (
             raw
             if isinstance(raw, CachedEmbedder)
@@ -153,28 +156,42 @@ class Pipeline:
 
     async def mine(self, request: NegativesRequest) -> NegativesResponse:
         """Answer a whole request: one cache round trip, then compute the misses concurrently."""
+        parts, versions = await self._answer(request, parse=True)
+        items = [p for p in parts if isinstance(p, ItemResult)]
+        return NegativesResponse(items=items, embedder=self.embedder.id, versions=versions)
+
+    async def mine_json(self, request: NegativesRequest) -> bytes:
+        """:meth:`mine` serialised; cached items are spliced in as stored, never re-parsed."""
+        parts, versions = await self._answer(request)
+        body = b",".join(p if isinstance(p, bytes) else p.model_dump_json().encode() for p in parts)
+        tail = json.dumps({"embedder": self.embedder.id, "versions": versions}).encode()
+        return b'{"items":[' + body + b"]," + tail[1:]
+
+    async def _answer(
+        self, request: NegativesRequest, parse: bool = False
+    ) -> tuple[list[ItemResult | bytes], dict[str, str]]:
+        """Per item, a computed result or the JSON of a cached one (with its id, cached=true);
+        ``parse`` turns cached ones into models too, recomputing any that do not parse."""
         res = self.resolve(request.options())
         await self._refresh_data_versions()
         versions = self.versions()
         keys = [self._key(item, res, versions) for item in request.items]
         hits = await self.cache.get_many(keys)
-        results: list[ItemResult | None] = []
-        for item, raw in zip(request.items, hits, strict=True):
-            results.append(self._from_cache(item, raw))
-        metrics.record_cache(
-            hits=sum(r is not None for r in results), misses=sum(r is None for r in results)
-        )
-        todo = [i for i, r in enumerate(results) if r is None]
+        parts: list[ItemResult | bytes | None] = [
+            (self._from_cache(item, raw) if parse else _splice(item.id, raw))
+            if raw is not None and raw.startswith(STORED_PREFIX)
+            else None
+            for item, raw in zip(request.items, hits, strict=True)
+        ]
+        todo = [i for i, part in enumerate(parts) if part is None]
+        metrics.record_cache(hits=len(parts) - len(todo), misses=len(todo))
         computed = await asyncio.gather(
             *(self._compute_cached(request.items[i], res, keys[i]) for i in todo)
         )
         for i, result in zip(todo, computed, strict=True):
-            results[i] = result
-        final = [r for r in results if r is not None]
-        if self.cache.degraded:
-            for r in final:
-                r.degraded = True
-        return NegativesResponse(items=final, embedder=self.embedder.id, versions=versions)
+            result.degraded = result.degraded or self.cache.degraded
+            parts[i] = result
+        return [part for part in parts if part is not None], versions
 
     async def _refresh_data_versions(self) -> None:
         """Miners whose data changes at run time (the false-positive table in a shared Redis)
@@ -205,20 +222,23 @@ class Pipeline:
             "miners": res.miners,
             "embedder": self.embedder.id,
             "versions": versions,
-            "filter": [self.settings.dedupe_similarity, self.settings.mmr_lambda],
+            "schema": CACHE_SCHEMA,
+            "filter": [
+                self.settings.dedupe_similarity,
+                self.settings.mmr_lambda,
+                self.settings.max_kind_share,
+            ],
         }
         return cache_key("neg", payload)
 
     @staticmethod
     def _from_cache(item: RequestItem, raw: bytes | None) -> ItemResult | None:
-        if raw is None:
+        if raw is None or not raw.startswith(STORED_PREFIX):
             return None
         try:
-            result = ItemResult.model_validate_json(raw)
+            return ItemResult.model_validate_json(_splice(item.id, raw))
         except ValueError:
             return None  # an unreadable entry is recomputed, not served
-        result.id, result.cached = item.id, True
-        return result
 
     async def _compute_cached(self, item: RequestItem, res: Resolved, key: str) -> ItemResult:
         box: list[ItemResult] = []
@@ -227,19 +247,20 @@ class Pipeline:
             async with self._item_slots:
                 result = await self.compute_item(item, res)
             box.append(result)
-            return result.model_dump_json().encode()
+            return result.model_dump_json(exclude={"id", "cached"}).encode()
 
-        raw, _ = await self.cache.compute_once(key, compute, self.settings.cache_ttl_s)
-        if box:
-            result = box[0]
-            if result.degraded:
-                await self.cache.set_many({key: raw}, ttl_s=DEGRADED_TTL_S)
-            return result
-        shared = self._from_cache(item, raw)
-        if shared is None:  # another caller's value was unreadable: compute our own
-            return await self.compute_item(item, res)
-        shared.cached = False
-        return shared
+        raw, stored = await self.cache.compute_once(key, compute, self.settings.cache_ttl_s)
+        if not box:
+            shared = self._from_cache(item, raw)
+            if shared is not None:  # computed by a concurrent caller (here or in another process)
+                shared.cached = False
+                return shared
+            raw, stored = await compute(), False  # the stored value was unreadable: replace it
+        result = box[0]
+        if result.degraded or not stored:
+            ttl = DEGRADED_TTL_S if result.degraded else self.settings.cache_ttl_s
+            await self.cache.set_many({key: raw}, ttl_s=ttl)
+        return result
 
     async def compute_item(self, item: RequestItem, res: Resolved) -> ItemResult:
         """Mine, guard, filter and rank one item (no cache involved)."""
@@ -351,6 +372,11 @@ class Pipeline:
     async def aclose(self) -> None:
         await self.registry.aclose()
         await self.cache.aclose()
+
+
+def _splice(item_id: str, stored: bytes) -> bytes:
+    """A stored item (no id, no cached flag) as this request's item JSON."""
+    return b'{"id":' + json.dumps(item_id).encode() + b',"cached":true,' + stored[1:]
 
 
 def _combine_status(parts: list[MinerStatus]) -> MinerStatus:

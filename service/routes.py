@@ -54,10 +54,10 @@ InflightDep = Annotated[Inflight, Depends(get_inflight)]
 async def _answer(pipeline: Pipeline, inflight: Inflight, body: NegativesRequest) -> Response:
     with inflight:
         try:
-            result = await pipeline.mine(body)
+            content = await pipeline.mine_json(body)
         except InvalidOptions as exc:
             raise BadRequest(str(exc)) from exc
-    return Response(result.model_dump_json(), media_type="application/json")
+    return Response(content, media_type="application/json")
 
 
 @router.post(

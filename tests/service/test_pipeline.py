@@ -209,3 +209,24 @@ async def test_readiness_asks_miners_that_can_check_themselves(make_pipeline):
     parts = await pipe.readiness()
     assert parts["miner:checked"] == {"ok": False, "detail": "server does not serve 'llama'"}
     assert parts["miner:vocabulary"]["ok"] is True
+
+
+async def test_serialised_answer_equals_the_model_and_bad_entries_are_recomputed(make_pipeline):
+    import json
+
+    from hardneg.service.cache import LRUCache
+
+    cache = LRUCache()
+    pipe = make_pipeline(cache=cache)
+    req = _req(k=6)
+    first = await pipe.mine(req)  # computed, then stored
+    spliced = json.loads(await pipe.mine_json(req))  # served from the stored bytes
+    assert spliced["items"][0]["cached"] is True
+    expected = first.model_dump(mode="json")
+    expected["items"][0]["cached"] = True
+    assert spliced == expected
+    key = pipe._key(req.items[0], pipe.resolve(req.options()), pipe.versions())
+    await cache.set_many({key: b'{"negatives": [garbage'})
+    again = await pipe.mine(req)
+    assert again.items[0].cached is False and again.items[0].negatives == first.items[0].negatives
+    assert json.loads(await pipe.mine_json(req))["items"][0]["cached"] is True  # rewritten
