@@ -154,10 +154,10 @@ async def _mine_local(body: dict[str, Any]) -> NegativesResponse:
         raise ValueError(describe_errors(exc.errors())) from exc
     pipeline = await asyncio.to_thread(Pipeline.create)
     try:
-        pipeline.resolve(request.options())
-        bar, update = _progress("loading vocabulary index")
+        selected = pipeline.resolve(request.options()).miners
+        bar, update = _progress("loading miners' data")
         with bar:
-            await pipeline.warm_up(update)
+            await pipeline.warm_up(update, names=selected)
         return await pipeline.mine(request)
     finally:
         await pipeline.aclose()

@@ -114,11 +114,11 @@ class Pipeline:
             log.info("miner %s disabled: %s", name, why)
         return cls(settings, cache, cached, knowledge, registry, ctx)
 
-    async def warm_up(self, progress: Any = None) -> None:
-        """Let miners load their indexes/data now rather than on the first request."""
-        for miner in self.registry.miners.values():
+    async def warm_up(self, progress: Any = None, names: Sequence[str] | None = None) -> None:
+        """Let miners (all, or ``names``) load indexes/data now rather than on first use."""
+        for name, miner in self.registry.miners.items():
             ready = getattr(miner, "ready", None)
-            if ready is not None:
+            if ready is not None and (names is None or name in names):
                 await ready(progress) if progress is not None else await ready()
 
     def versions(self) -> dict[str, str]:

@@ -119,6 +119,10 @@ class Settings(BaseSettings):
         None,
         description="SPARQL endpoint (Wikidata vocabulary); unset = the shipped local snapshot.",
     )
+    ontology_snapshot: Path | None = Field(
+        None,
+        description="Snapshot file for the in-process ontology endpoint; unset = the shipped one.",
+    )
     sparql_user_agent: str = Field(
         "hardneg/0.1 (https://github.com/hardneg/hardneg; hardneg@example.org)",
         description="User-Agent sent to SPARQL endpoints (Wikidata policy: name + contact).",
