@@ -167,19 +167,22 @@ class Ranker:
         )
 
 
+CAPPED_KINDS = frozenset({Kind.colour, Kind.size, Kind.pattern, Kind.material, Kind.context})
+
+
 def _cap_kinds(ranked: list[Negative], k: int, share: float) -> list[Negative]:
-    """At most ``share`` of k per kind (so 30 negatives are not 30 colour swaps), unless there
-    is nothing else to fill k with."""
+    """At most ``share`` of k per attribute-swap kind, so 30 negatives are not 30 colour swaps;
+    type swaps are the bulk of good negatives and stay uncapped. Capped ones fill any gap."""
     cap = max(1, math.ceil(k * share))
     counts: Counter[str] = Counter()
     out: list[Negative] = []
     spare: list[Negative] = []
     for n in ranked:
-        if counts[n.kind] < cap:
-            counts[n.kind] += 1
-            out.append(n)
-        else:
+        if n.kind in CAPPED_KINDS and counts[n.kind] >= cap:
             spare.append(n)
+            continue
+        counts[n.kind] += 1
+        out.append(n)
     return (out + spare)[:k]
 
 

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         0.5,
         gt=0,
         le=1,
-        description="At most this share of k negatives of one kind (colour swaps, type swaps...).",
+        description="At most this share of k negatives of one attribute-swap kind (colour, size, pattern, material, context); type swaps are uncapped.",
     )
 
     # --- embedder ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from hardneg.miners.base import MineQuery, MinerContext, MinerOutput, MinerUnavailable, Related
-from hardneg.miners.types import Candidate, Kind, NegativesRequest
+from hardneg.miners.types import Candidate, Kind, Negative, NegativesRequest
 from hardneg.miners.vocabulary import VocabularyMiner
 from hardneg.service.cache import RedisCache
 from hardneg.service.pipeline import UnknownMiner
@@ -230,3 +230,16 @@ async def test_serialised_answer_equals_the_model_and_bad_entries_are_recomputed
     again = await pipe.mine(req)
     assert again.items[0].cached is False and again.items[0].negatives == first.items[0].negatives
     assert json.loads(await pipe.mine_json(req))["items"][0]["cached"] is True  # rewritten
+
+
+def test_attribute_swaps_are_capped_but_fill_gaps():
+    from hardneg.service.rank import _cap_kinds
+
+    def neg(phrase, kind):
+        return Negative(phrase=phrase, score=0.8, for_positive="p", kind=kind, sources=["x"])
+
+    colours = [neg(f"c{i}", Kind.colour) for i in range(8)]
+    types = [neg(f"t{i}", Kind.type) for i in range(8)]
+    got = _cap_kinds(colours + types, k=10, share=0.3)
+    assert [n.kind for n in got].count(Kind.colour) == 3 and len(got) == 10
+    assert [n.phrase for n in _cap_kinds(colours, k=5, share=0.3)] == ["c0", "c1", "c2", "c3", "c4"]
