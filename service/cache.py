@@ -14,6 +14,7 @@ import logging
 import os
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
@@ -102,14 +103,15 @@ def _check_items(items: Mapping[str, bytes], ttl_s: int | None, default_ttl_s: i
     return ttl
 
 
-class _SingleFlight:
+class _SingleFlight(ABC):
     """In-process single-flight: concurrent callers of one key share one asyncio task."""
 
     def __init__(self) -> None:
         self._inflight: dict[str, asyncio.Task[tuple[bytes, bool]]] = {}
 
+    @abstractmethod
     async def _fill(self, key: str, compute: Compute, ttl_s: int | None) -> tuple[bytes, bool]:
-        raise NotImplementedError
+        """Return the stored value, or compute, store and return it (backend-specific)."""
 
     async def compute_once(
         self, key: str, compute: Compute, ttl_s: int | None = None
