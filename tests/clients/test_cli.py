@@ -95,3 +95,36 @@ def test_doctor_reports_each_component(cli_env):
         "HARDNEG_CLIP_CHECKPOINT",
     ):
         assert part in out.stdout, part
+
+
+@pytest.mark.slow
+def test_serve_answers_over_http(cli_env):
+    import time
+
+    import httpx
+
+    from tests.procs import free_port, wait_port
+
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **cli_env}
+    env.pop("HARDNEG_REDIS_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hardneg.clients.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port, timeout_s=180, proc=proc)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while httpx.get(url + "/readyz", timeout=5).status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        resp = httpx.get(url + "/v1/negatives", params={"concept": "violin", "k": 4}, timeout=60)
+        assert resp.status_code == 200 and len(resp.json()["items"][0]["negatives"]) == 4
+        bad = httpx.post(url + "/v1/negatives", json={"items": []}, timeout=10)
+        assert bad.status_code == 422 and "items" in bad.json()["error"]["message"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
