@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import shutil
+import sys
+from pathlib import Path
 
 Check = tuple[str, bool, str]
 
@@ -39,7 +41,8 @@ def check_binaries() -> list[Check]:
         ("redis-server", "tests and the shared cache", "apt-get install redis-server"),
         ("oxigraph", "serving the ontology snapshot", "pip install oxigraph"),
     ):
-        path = shutil.which(exe)
+        beside = Path(sys.executable).parent / exe  # a venv's bin/, even when not activated
+        path = str(beside) if beside.is_file() else shutil.which(exe)
         out.append((exe, path is not None, path or f"not on PATH (needed for {why}): {fix}"))
     return out
 

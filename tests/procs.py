@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def find_exe(name: str) -> str | None:
+    """An executable installed beside this Python (a venv's bin/, even when the venv is not
+    activated, as with `.venv/bin/python -m pytest`), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name)
 
 
 def free_port() -> int:

@@ -8,7 +8,6 @@ Wikidata itself (colours as instances of Q1075, aliases such as "schoolbus").
 from __future__ import annotations
 
 import gzip
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from hardneg.miners.base import MinerContext
 from hardneg.miners.ontology import OntologyMiner
 from hardneg.miners.ontology.snapshot import default_snapshot_path
 from hardneg.service.settings import Settings
-from tests.procs import free_port, wait_port
+from tests.procs import find_exe, free_port, wait_port
 
 HERE = Path(__file__).parent
 MINI_WIKIDATA = HERE / "mini_wikidata.ttl"
@@ -29,7 +28,7 @@ class OxigraphServer:
     """``oxigraph load`` a file into a fresh store, then ``oxigraph serve-read-only`` it."""
 
     def __init__(self, data: Path, workdir: Path) -> None:
-        exe = shutil.which("oxigraph")
+        exe = find_exe("oxigraph")
         if exe is None:
             raise RuntimeError("oxigraph not found: pip install oxigraph")
         self.exe, self.data, self.workdir = exe, data, workdir
