@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
@@ -35,18 +35,6 @@ from hardneg.miners.types import Kind
 from hardneg.service.settings import Settings
 from tests.fakes import openai_server as fake
 from tests.procs import free_port
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[fake.FakeLLM]:
-    with fake.FakeLLM() as srv:
-        yield srv
-
-
-@pytest.fixture
-def llm(server: fake.FakeLLM) -> fake.FakeLLM:
-    server.reset()
-    return server
 
 
 def settings_for(url: str | None, **kw: object) -> Settings:

@@ -8,7 +8,6 @@ The ``llm``-marked test at the end runs against a real server when HARDNEG_TEST_
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,18 +20,6 @@ from tests.fakes import openai_server as fake
 
 FACTORIES = {"vocabulary": VocabularyMiner, "llm": LLMMiner}
 BUS = {"id": "img-1", "positives": ["yellow school bus"], "present": ["road"]}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[fake.FakeLLM]:
-    with fake.FakeLLM() as srv:
-        yield srv
-
-
-@pytest.fixture
-def llm(server: fake.FakeLLM) -> fake.FakeLLM:
-    server.reset()
-    return server
 
 
 def request(**kw: Any) -> NegativesRequest:
