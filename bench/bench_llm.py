@@ -25,7 +25,7 @@ import httpx
 
 from hardneg.miners.base import MineQuery, MinerContext
 from hardneg.miners.llm import LLMMiner
-from hardneg.miners.llm_prompt import build_messages, parse_reply
+from hardneg.miners.llm.prompt import build_messages, parse_reply
 from hardneg.service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -66,7 +66,7 @@ def wordnet_pairs(
     cats: list[dict[str, Any]], root: Path, per_group: int = 30
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(co-hyponym pairs, category -> direct hypernym pairs) from WordNet 3.0 synset names."""
-    from hardneg.miners.data.wordnet_db import read_wordnet
+    from hardneg.miners.build.wordnet import read_wordnet
 
     db = read_wordnet(root)
     by_parent: dict[str, list[str]] = defaultdict(list)

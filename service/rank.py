@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hardneg.miners.normalize import match_key, normalize
+from hardneg.miners.knowledge.normalize import match_key, normalize
 from hardneg.miners.types import Candidate, Kind, MinerStatus, Negative, RequestItem
 
 if TYPE_CHECKING:
     import numpy as np
 
     from hardneg.miners.knowledge import Knowledge
-    from hardneg.service.guard import Guard
+    from hardneg.miners.knowledge.guard import Guard
     from hardneg.service.settings import Settings
     from hardneg.service.similarity import CachedEmbedder
 

@@ -17,7 +17,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
-from hardneg.miners.normalize import normalize
+from hardneg.miners.knowledge.normalize import normalize
 
 MAX_REPORTED = 5
 MAX_NAME_CHARS = 200

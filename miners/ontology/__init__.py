@@ -1,7 +1,7 @@
 """Ontology miner: look-alike concepts from a Wikidata-vocabulary class graph (docs/ontology.md).
 
 Names are imported on first use, so ``python -m hardneg.miners.ontology.snapshot`` and
-``python -m hardneg.miners.ontology.build`` run without loading the miner first.
+``python -m hardneg.miners.build.ontology`` run without loading the miner first.
 """
 
 from __future__ import annotations

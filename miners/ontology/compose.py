@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from hardneg.miners.normalize import match_key
+from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.ontology.linking import AttributeVocab, Parsed, pop_factor
 from hardneg.miners.ontology.neighbours import Neighbour
 from hardneg.miners.ontology.terms import compact_id

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from hardneg.miners.normalize import default_morphology
+from hardneg.miners.knowledge.normalize import default_morphology
 from hardneg.miners.ontology.sparql import Bindings
 
 MAX_TOKENS = 8

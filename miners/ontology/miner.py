@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hardneg.miners.base import MineQuery, MinerContext, MinerOutput, MinerUnavailable, Related
-from hardneg.miners.normalize import match_key
+from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.ontology import queries
 from hardneg.miners.ontology.compose import Composer, add_neighbours, add_swaps
 from hardneg.miners.ontology.endpoints import CachedEndpoint, LocalEndpoint, SnapshotError

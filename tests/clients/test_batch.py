@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hardneg.clients import batch
-from hardneg.clients.batch import BatchInputError, read_items, run_batch
+from hardneg.clients.cli import batch
+from hardneg.clients.cli.batch import BatchInputError, read_items, run_batch
 from hardneg.miners.types import MineOptions
 
 

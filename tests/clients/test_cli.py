@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hardneg.miners.normalize import match_key
+from hardneg.miners.knowledge.normalize import match_key
 
 
 def _run(args: list[str], env_extra: dict[str, str], timeout: int = 300):

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from hardneg.miners.base import Related
-from hardneg.miners.data import build_vocab
-from hardneg.miners.data.loaders import read_json
-from hardneg.miners.data.wordnet_db import read_wordnet
+from hardneg.miners.build import vocab as build_vocab
+from hardneg.miners.knowledge.loaders import read_json
+from hardneg.miners.build.wordnet import read_wordnet
 from hardneg.miners.knowledge import Knowledge, VocabEntry
 from hardneg.miners.types import Kind
 
@@ -194,5 +194,5 @@ def test_shipped_files_carry_provenance() -> None:
         "attributes.json",
     ):
         prov = read_json(name)["provenance"]
-        assert prov["script"] == "hardneg.miners.data.build_vocab" and prov["sources"]
+        assert prov["script"] == "hardneg.miners.build.vocab" and prov["sources"]
         assert "Princeton University" in prov["sources"]["wordnet"]["licence"]

@@ -14,7 +14,7 @@ import pytest
 
 from hardneg.miners.base import MineQuery, MinerContext, build_registry
 from hardneg.miners.llm import LLMMiner
-from hardneg.miners.llm_client import (
+from hardneg.miners.llm.client import (
     MAX_RETRIES,
     CircuitBreaker,
     CircuitOpen,
@@ -24,7 +24,7 @@ from hardneg.miners.llm_client import (
     normalise_base_url,
     retry_after_s,
 )
-from hardneg.miners.llm_prompt import (
+from hardneg.miners.llm.prompt import (
     PROMPT_HASH,
     PROMPT_VERSION,
     SYSTEM_PROMPT,

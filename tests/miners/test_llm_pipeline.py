@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from hardneg.miners.llm import LLMMiner
-from hardneg.miners.llm_prompt import PROMPT_HASH
+from hardneg.miners.llm.prompt import PROMPT_HASH
 from hardneg.miners.types import NegativesRequest
 from hardneg.miners.vocabulary import VocabularyMiner
 from tests.fakes import openai_server as fake

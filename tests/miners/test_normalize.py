@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hardneg.miners.normalize import Morphology, match_key, normalize, tokens
+from hardneg.miners.knowledge.normalize import Morphology, match_key, normalize, tokens
 
 
 @pytest.mark.parametrize(

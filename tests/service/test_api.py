@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from hardneg.miners.normalize import match_key
+from hardneg.miners.knowledge.normalize import match_key
 from hardneg.service.app import create_app
 
 BUS = {"id": "img-1", "positives": ["yellow school bus"], "present": ["road", "person"]}

@@ -11,7 +11,7 @@ import pytest
 
 from hardneg.miners.base import Related
 from hardneg.miners.knowledge import Knowledge
-from hardneg.service.guard import Guard
+from hardneg.miners.knowledge.guard import Guard
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_protected_phrases(bus_guard: Guard) -> None:
 
 
 def _shipped(name: str) -> Any:
-    raw = resources.files("hardneg.miners.data").joinpath(name).read_bytes()
+    raw = resources.files("hardneg.miners.knowledge.data").joinpath(name).read_bytes()
     return json.loads(gzip.decompress(raw))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hardneg.miners.normalize import match_key
+from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.types import NegativesRequest
 from tests.service.test_guard import _shipped, _wordnet_hypernym_lemmas
 

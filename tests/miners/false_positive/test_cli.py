@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hardneg.clients.cli_fp import fp_app
+from hardneg.clients.cli.fp import fp_app
 
 
 @pytest.fixture

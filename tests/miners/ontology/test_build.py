@@ -8,9 +8,9 @@ import pytest
 
 from hardneg.miners.base import MineQuery, MinerContext
 from hardneg.miners.ontology import Etiquette, OntologyMiner
-from hardneg.miners.ontology.build import main as build_main
-from hardneg.miners.ontology.build_endpoint import build_from_endpoint
-from hardneg.miners.ontology.build_wordnet import build_from_wordnet
+from hardneg.miners.build.ontology import main as build_main
+from hardneg.miners.build.ontology_endpoint import build_from_endpoint
+from hardneg.miners.build.ontology_wordnet import build_from_wordnet
 from hardneg.miners.ontology.endpoints import LocalEndpoint
 from hardneg.miners.ontology.snapshot import default_snapshot_path
 from tests.miners.ontology import mini_wordnet

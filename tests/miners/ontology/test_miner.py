@@ -8,7 +8,7 @@ import re
 import pytest
 
 from hardneg.miners.base import MineQuery, MinerContext, MinerUnavailable
-from hardneg.miners.normalize import match_key
+from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.ontology import OntologyMiner
 from hardneg.miners.types import Kind
 from hardneg.service.cache import RedisCache

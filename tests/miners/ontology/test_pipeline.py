@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from hardneg.miners.base import MineQuery, MinerContext, MinerOutput
-from hardneg.miners.normalize import match_key
+from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.ontology import OntologyMiner
 from hardneg.miners.types import Candidate, Kind, NegativesRequest
 from tests.miners.ontology.fake_wdqs import FakeWDQS, Reply

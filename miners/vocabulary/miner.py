@@ -1,7 +1,7 @@
 """Vocabulary miner: nearest neighbours of the positive in a FAISS index over a concept vocabulary.
 
 The default vocabulary is the LVIS v1 + COCO category names and synonyms shipped in
-``hardneg.miners.data``; ``HARDNEG_VOCAB_PATH`` points at any other list of phrases
+``hardneg.miners.knowledge.data``; ``HARDNEG_VOCAB_PATH`` points at any other list of phrases
 (``hardneg index build --vocab FILE`` builds and stores its index ahead of time).
 """
 
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from hardneg.miners.base import MineQuery, MinerContext, MinerOutput, MinerUnavailable
 from hardneg.miners.knowledge import Knowledge
-from hardneg.miners.normalize import match_key, normalize
+from hardneg.miners.knowledge.normalize import match_key, normalize
 from hardneg.miners.types import Candidate
 
 if TYPE_CHECKING:

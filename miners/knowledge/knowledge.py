@@ -2,7 +2,7 @@
 and an attribute lexicon (colour / material / size / pattern).
 
 The exclusion guard asks it what a phrase's synonyms and ancestors are; the vocabulary miner
-reads its vocabulary. Everything is loaded from the files shipped in ``hardneg.miners.data``.
+reads its vocabulary. Everything is loaded from the files shipped in ``hardneg.miners.knowledge.data``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from hardneg.miners.base import Related
-from hardneg.miners.data.loaders import (
+from hardneg.miners.knowledge.loaders import (
     ATTRIBUTES_FILE,
     DATA_FILES,
     GRAPH_FILE,
@@ -24,7 +24,7 @@ from hardneg.miners.data.loaders import (
     read_bytes,
     read_json,
 )
-from hardneg.miners.normalize import match_key, normalize, tokens
+from hardneg.miners.knowledge.normalize import match_key, normalize, tokens
 from hardneg.miners.types import Kind
 
 __all__ = ["Knowledge", "VocabEntry"]
@@ -94,7 +94,7 @@ class Knowledge:
         attributes: dict[str, Any],
         snapshot_id: str,
     ) -> Knowledge:
-        """Build from the parsed JSON of the three data files (see miners/data/README.md)."""
+        """Build from the parsed JSON of the three data files (see miners/knowledge/data/README.md)."""
         entries = [
             VocabEntry(
                 phrase=e["phrase"],

@@ -153,7 +153,7 @@ class Morphology:
 @lru_cache(maxsize=1)
 def default_morphology() -> Morphology:
     """The shipped WordNet 3.0 morphology (loaded once)."""
-    raw = resources.files("hardneg.miners.data").joinpath(MORPHOLOGY_FILE).read_bytes()
+    raw = resources.files("hardneg.miners.knowledge.data").joinpath(MORPHOLOGY_FILE).read_bytes()
     return Morphology.from_json(json.loads(gzip.decompress(raw)))
 
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hardneg.miners.base import Related
-from hardneg.miners.knowledge import Knowledge
-from hardneg.miners.normalize import match_key, normalize
+from hardneg.miners.knowledge.knowledge import Knowledge
+from hardneg.miners.knowledge.normalize import match_key, normalize
 
 __all__ = ["Guard"]
 

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from hardneg.miners.base import MineQuery, MinerContext, MinerOutput, MinerUnavailable
-from hardneg.miners.llm_client import (
+from hardneg.miners.llm.client import (
     ChatClient,
     ChatReply,
     CircuitBreaker,
@@ -24,7 +24,7 @@ from hardneg.miners.llm_client import (
     LLMHTTPError,
     normalise_base_url,
 )
-from hardneg.miners.llm_prompt import (
+from hardneg.miners.llm.prompt import (
     PROMPT_HASH,
     PROMPT_VERSION,
     SCHEMA_NAME,

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hardneg.miners.data import curated
+from hardneg.miners.build import curated
 from hardneg.miners.ontology.snapshot import Provenance, write_snapshot
 from hardneg.miners.ontology.terms import (
     HN_ATTR,
@@ -31,7 +31,7 @@ from hardneg.miners.ontology.terms import (
     nt_literal,
     wn30_iri,
 )
-from hardneg.miners.ontology.wordnet import (
+from hardneg.miners.build.wordnet import (
     ATTRIBUTE,
     HYPERNYM,
     INSTANCE_HYPERNYM,

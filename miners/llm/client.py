@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from hardneg.miners.llm_prompt import BadOutput
+from hardneg.miners.llm.prompt import BadOutput
 
 MAX_RETRIES = 2  # on 429 / 5xx / connection errors; the miner passes HARDNEG_LLM_MAX_RETRIES
 BACKOFF_BASE_S = 0.25

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hardneg.clients.cli_fp import fp_app
+from hardneg.clients.cli.fp import fp_app
 from hardneg.miners.types import NegativesResponse
 
 app = typer.Typer(
@@ -232,7 +232,7 @@ def batch(
     url: Annotated[str | None, typer.Option(help="Call a running service instead")] = None,
 ) -> None:
     """Regenerate negatives for a whole dataset (skips items already in OUTPUT)."""
-    from hardneg.clients.batch import BatchInputError, run_batch
+    from hardneg.clients.cli.batch import BatchInputError, run_batch
     from hardneg.miners.types import MineOptions
 
     options = MineOptions(k=k, miners=_split(miners))
@@ -254,7 +254,7 @@ def batch(
 @app.command()
 def doctor() -> None:
     """Check each component and say what is missing and how to fix it."""
-    from hardneg.clients.doctor import run_checks
+    from hardneg.clients.cli.doctor import run_checks
 
     results = run_checks()
     table = Table(title="hardneg doctor")

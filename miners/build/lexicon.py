@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hardneg.miners.data import curated
-from hardneg.miners.data.wordnet_db import Synset, WordNetDB
-from hardneg.miners.normalize import Morphology, normalize
+from hardneg.miners.build import curated
+from hardneg.miners.build.wordnet import Synset, WordNetDB
+from hardneg.miners.knowledge.normalize import Morphology, normalize
 
 KIND_ORDER = ("colour", "material", "size", "pattern")
 

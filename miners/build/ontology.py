@@ -1,4 +1,4 @@
-"""Build the ontology snapshot: ``python -m hardneg.miners.ontology.build ...``.
+"""Build the ontology snapshot: ``python -m hardneg.miners.build.ontology ...``.
 
 Two sources, one output format (sorted N-Triples, gzip, provenance inside):
 
@@ -17,10 +17,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from hardneg.miners.ontology.build_endpoint import DEFAULT_INSTANCE_ROOTS, build_from_endpoint
+from hardneg.miners.build.ontology_endpoint import DEFAULT_INSTANCE_ROOTS, build_from_endpoint
 from hardneg.miners.ontology.snapshot import Provenance, check_date, default_snapshot_path
 from hardneg.miners.ontology.sparql import Etiquette, SparqlError
-from hardneg.miners.ontology.wordnet import WordNetFormatError
+from hardneg.miners.build.wordnet import WordNetFormatError
 
 DEFAULT_USER_AGENT = (
     "hardneg-snapshot-builder/1 (https://github.com/hardneg/hardneg; hardneg@example.org)"
@@ -33,7 +33,7 @@ def _ids(text: str) -> list[str]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m hardneg.miners.ontology.build",
+        prog="python -m hardneg.miners.build.ontology",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> Provenance:
         )  # fmt: skip
     if not (args.wordnet30 and args.wordnet31 and args.shared_data):
         raise ValueError("give --wordnet30, --wordnet31 and --shared-data, or --from-endpoint")
-    from hardneg.miners.ontology.build_wordnet import build_from_wordnet
+    from hardneg.miners.build.ontology_wordnet import build_from_wordnet
 
     out = args.out or default_snapshot_path()
     return build_from_wordnet(args.wordnet30, args.wordnet31, args.shared_data, out, created)

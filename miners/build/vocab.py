@@ -1,6 +1,6 @@
 """Builds the shipped knowledge files from LVIS v1, COCO 2017 and WordNet 3.0 (run once, committed).
 
-    python -m hardneg.miners.data.build_vocab --wordnet-dir DIR --shared-data DIR
+    python -m hardneg.miners.build.vocab --wordnet-dir DIR --shared-data DIR
 
 writes ``vocab_lvis_coco.json.gz``, ``wordnet_nouns.json.gz``, ``morphology.json.gz`` and
 ``attributes.json`` next to this file. Output is deterministic (sorted, gzip mtime 0, the date
@@ -19,15 +19,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hardneg.miners.data import curated
-from hardneg.miners.data.build_lexicon import build_attributes, build_morphology, morphology_from
-from hardneg.miners.data.wordnet_db import Synset, WordNetDB, read_wordnet
-from hardneg.miners.normalize import Morphology
+from hardneg.miners.build import curated
+from hardneg.miners.build.lexicon import build_attributes, build_morphology, morphology_from
+from hardneg.miners.build.wordnet import Synset, WordNetDB, read_wordnet
+from hardneg.miners.knowledge.normalize import Morphology
 
-SCRIPT = "hardneg.miners.data.build_vocab"
+SCRIPT = "hardneg.miners.build.vocab"
 SCRIPT_VERSION = "1"
 SCRIPT_DATE = "2025-11-22"
-OUT_DIR = Path(__file__).resolve().parent
+OUT_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "data"
 ROOT_SYNSET = "physical_entity.n.01"
 HYPERNYMS = ("@", "@i")
 HYPONYMS = ("~", "~i")
@@ -35,7 +35,7 @@ HYPONYMS = ("~", "~i")
 WORDNET_LICENCE = (
     "WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved. Used under the "
     "WordNet 3.0 licence (permission to use, copy, modify and distribute without fee, keeping "
-    "this notice; provided AS IS without warranties); full text in miners/data/README.md."
+    "this notice; provided AS IS without warranties); full text in miners/knowledge/data/README.md."
 )
 _QUALIFIED = re.compile(r"^(?P<base>.*?)_\((?P<qual>[^)]*)\)(?P<rest>.*)$")
 

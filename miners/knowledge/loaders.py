@@ -14,7 +14,7 @@ from functools import cached_property
 from importlib import resources
 from typing import Any
 
-from hardneg.miners.normalize import match_key, normalize
+from hardneg.miners.knowledge.normalize import match_key, normalize
 
 VOCAB_FILE = "vocab_lvis_coco.json.gz"
 GRAPH_FILE = "wordnet_nouns.json.gz"
@@ -23,7 +23,7 @@ DATA_FILES = (VOCAB_FILE, GRAPH_FILE, ATTRIBUTES_FILE, "morphology.json.gz")
 
 
 def read_bytes(name: str) -> bytes:
-    return resources.files("hardneg.miners.data").joinpath(name).read_bytes()
+    return resources.files("hardneg.miners.knowledge.data").joinpath(name).read_bytes()
 
 
 def read_json(name: str) -> Any:
