@@ -23,6 +23,7 @@ from hardneg.miners.base import (
     build_registry,
 )
 from hardneg.miners.knowledge import Knowledge
+from hardneg.miners.knowledge.guard import Guard
 from hardneg.miners.knowledge.normalize import normalize
 from hardneg.miners.types import (
     ItemResult,
@@ -34,7 +35,6 @@ from hardneg.miners.types import (
 )
 from hardneg.service import metrics
 from hardneg.service.cache import Cache, cache_key, make_cache
-from hardneg.miners.knowledge.guard import Guard
 from hardneg.service.rank import Band, Ranker
 from hardneg.service.settings import Settings
 from hardneg.service.similarity import CachedEmbedder, default_band, load_embedder

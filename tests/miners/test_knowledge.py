@@ -11,9 +11,9 @@ import pytest
 
 from hardneg.miners.base import Related
 from hardneg.miners.build import vocab as build_vocab
-from hardneg.miners.knowledge.loaders import read_json
 from hardneg.miners.build.wordnet import read_wordnet
 from hardneg.miners.knowledge import Knowledge, VocabEntry
+from hardneg.miners.knowledge.loaders import read_json
 from hardneg.miners.types import Kind
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"

@@ -7,10 +7,10 @@ import gzip
 import pytest
 
 from hardneg.miners.base import MineQuery, MinerContext
-from hardneg.miners.ontology import Etiquette, OntologyMiner
 from hardneg.miners.build.ontology import main as build_main
 from hardneg.miners.build.ontology_endpoint import build_from_endpoint
 from hardneg.miners.build.ontology_wordnet import build_from_wordnet
+from hardneg.miners.ontology import Etiquette, OntologyMiner
 from hardneg.miners.ontology.endpoints import LocalEndpoint
 from hardneg.miners.ontology.snapshot import default_snapshot_path
 from tests.miners.ontology import mini_wordnet

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 
 from hardneg.miners.base import MineQuery
-from hardneg.miners.knowledge.loaders import GRAPH_FILE, NounGraph, read_json
 from hardneg.miners.knowledge import Knowledge
-from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.knowledge.guard import Guard
+from hardneg.miners.knowledge.loaders import GRAPH_FILE, NounGraph, read_json
+from hardneg.miners.knowledge.normalize import match_key
 
 
 def lvis_categories() -> list[dict[str, str]]:
