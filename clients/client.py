@@ -13,9 +13,12 @@ from typing import Any
 
 import httpx
 
+from hardneg.miners.resilience import backoff_s, parse_retry_after
 from hardneg.miners.types import ItemResult, NegativesRequest, NegativesResponse, RequestItem
 
 RETRY_STATUSES = {429, 503}
+BACKOFF_BASE_S = 0.2
+BACKOFF_MAX_S = 10.0
 
 
 class HardnegError(Exception):
@@ -54,8 +57,7 @@ def _error_from(resp: httpx.Response) -> APIError:
         message, kind = str(err["message"]), str(err.get("type", "error"))
     except (ValueError, KeyError, TypeError):
         message, kind = resp.text[:500] or resp.reason_phrase, "error"
-    retry = resp.headers.get("Retry-After")
-    retry_after = float(retry) if retry and retry.replace(".", "", 1).isdigit() else None
+    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
     cls = (
         Overloaded
         if resp.status_code == 429
@@ -75,22 +77,34 @@ def build_request(
     return NegativesRequest.model_validate({"items": list(items), **options})
 
 
-def _concept_params(
-    concept: str,
-    present: Sequence[str],
-    exclude: Sequence[str],
-    k: int | None,
-    miners: Sequence[str] | None,
-) -> list[tuple[str, str]]:
-    params = [("concept", concept)] + [("present", p) for p in present]
-    params += [("exclude", e) for e in exclude] + [("miners", m) for m in miners or ()]
-    if k is not None:
-        params.append(("k", str(k)))
+def _concept_params(request: NegativesRequest) -> list[tuple[str, str]]:
+    """Query parameters of ``GET /v1/negatives`` for a one-concept request."""
+    item = request.items[0]
+    params = [("concept", item.positives[0]), *(("present", p) for p in item.present)]
+    params += [("exclude", e) for e in item.exclude]
+    params += [("miners", m) for m in request.miners or ()]
+    if item.id:
+        params.append(("id", item.id))
+    options = request.options().model_dump(exclude_none=True, exclude={"miners"})
+    params += [(name, str(value)) for name, value in options.items()]
     return params
 
 
-def _delay(err: APIError, attempt: int) -> float:
-    return min(err.retry_after if err.retry_after is not None else 0.2 * 2**attempt, 10.0)
+def _outcome(resp: httpx.Response, attempt: int, retries: int) -> float | None:
+    """None when ``resp`` is the answer; else the delay before retrying it (429/503 only,
+    honouring Retry-After), or raise its error when it is not retried or retries are spent."""
+    if resp.is_success:
+        return None
+    err = _error_from(resp)
+    if resp.status_code not in RETRY_STATUSES or attempt >= retries:
+        raise err
+    if err.retry_after is not None:
+        return min(err.retry_after, BACKOFF_MAX_S)
+    return backoff_s(attempt, BACKOFF_BASE_S, BACKOFF_MAX_S)
+
+
+def _transport_error(method: str, path: str, exc: httpx.HTTPError) -> TransportError:
+    return TransportError(f"{method} {path}: {exc}")
 
 
 class Client:
@@ -107,18 +121,17 @@ class Client:
         self._http = http or httpx.Client(base_url=base_url, timeout=timeout)
 
     def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        for attempt in range(self.retries + 1):
+        attempt = 0
+        while True:
             try:
                 resp = self._http.request(method, path, **kw)
             except httpx.HTTPError as exc:
-                raise TransportError(f"{method} {path}: {exc}") from exc
-            if resp.is_success:
+                raise _transport_error(method, path, exc) from exc
+            delay = _outcome(resp, attempt, self.retries)
+            if delay is None:
                 return resp
-            err = _error_from(resp)
-            if resp.status_code not in RETRY_STATUSES or attempt == self.retries:
-                raise err
-            time.sleep(_delay(err, attempt))
-        raise AssertionError("unreachable")
+            time.sleep(delay)
+            attempt += 1
 
     def negatives(
         self, items: Sequence[RequestItem | dict[str, Any]] | NegativesRequest, **options: Any
@@ -136,8 +149,10 @@ class Client:
         k: int | None = None,
         miners: Sequence[str] | None = None,
     ) -> ItemResult:
-        params = _concept_params(concept, present, exclude, k, miners)
-        resp = self._send("GET", "/v1/negatives", params=params)
+        request = NegativesRequest.for_concept(
+            concept, present=present, exclude=exclude, k=k, miners=miners
+        )
+        resp = self._send("GET", "/v1/negatives", params=_concept_params(request))
         return NegativesResponse.model_validate_json(resp.content).items[0]
 
     def ready(self) -> dict[str, Any]:
@@ -169,18 +184,17 @@ class AsyncClient:
         self._http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
 
     async def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        for attempt in range(self.retries + 1):
+        attempt = 0
+        while True:
             try:
                 resp = await self._http.request(method, path, **kw)
             except httpx.HTTPError as exc:
-                raise TransportError(f"{method} {path}: {exc}") from exc
-            if resp.is_success:
+                raise _transport_error(method, path, exc) from exc
+            delay = _outcome(resp, attempt, self.retries)
+            if delay is None:
                 return resp
-            err = _error_from(resp)
-            if resp.status_code not in RETRY_STATUSES or attempt == self.retries:
-                raise err
-            await asyncio.sleep(_delay(err, attempt))
-        raise AssertionError("unreachable")
+            await asyncio.sleep(delay)
+            attempt += 1
 
     async def negatives(
         self, items: Sequence[RequestItem | dict[str, Any]] | NegativesRequest, **options: Any
@@ -197,8 +211,10 @@ class AsyncClient:
         k: int | None = None,
         miners: Sequence[str] | None = None,
     ) -> ItemResult:
-        params = _concept_params(concept, present, exclude, k, miners)
-        resp = await self._send("GET", "/v1/negatives", params=params)
+        request = NegativesRequest.for_concept(
+            concept, present=present, exclude=exclude, k=k, miners=miners
+        )
+        resp = await self._send("GET", "/v1/negatives", params=_concept_params(request))
         return NegativesResponse.model_validate_json(resp.content).items[0]
 
     async def ready(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ FastAPI, torch or faiss. The wire contract of ``POST /v1/negatives`` is defined 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -64,7 +65,12 @@ class RequestItem(_Strict):
 class MineOptions(_Strict):
     """Options that apply to every item of a request."""
 
-    k: int = Field(default=DEFAULT_K, ge=1, le=MAX_K)
+    k: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_K,
+        description=f"Most negatives per item; null = the service's HARDNEG_DEFAULT_K ({DEFAULT_K} unless set).",
+    )
     miners: list[str] | None = Field(
         default=None, description="null = every enabled miner, else a subset by name."
     )
@@ -83,6 +89,38 @@ class NegativesRequest(MineOptions):
             miners=self.miners,
             min_similarity=self.min_similarity,
             max_similarity=self.max_similarity,
+        )
+
+    @classmethod
+    def for_concept(
+        cls,
+        concept: str,
+        *,
+        present: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        item_id: str = "",
+        k: int | None = None,
+        miners: Sequence[str] | None = None,
+        min_similarity: float | None = None,
+        max_similarity: float | None = None,
+    ) -> NegativesRequest:
+        """A one-item request for one bare concept (GET route, CLI, clients). Raises pydantic's
+        ValidationError on bad input, like any request."""
+        return cls.model_validate(
+            {
+                "items": [
+                    {
+                        "id": item_id,
+                        "positives": [concept],
+                        "present": list(present),
+                        "exclude": list(exclude),
+                    }
+                ],
+                "k": k,
+                "miners": None if miners is None else list(miners),
+                "min_similarity": min_similarity,
+                "max_similarity": max_similarity,
+            }
         )
 
 
@@ -140,3 +178,16 @@ class ErrorResponse(BaseModel):
     """The one error body shape of the API."""
 
     error: ErrorBody
+
+
+def describe_errors(errors: Sequence[Any]) -> str:
+    """One readable line from pydantic's error list: 'items.0.positives: List should have...'."""
+    parts = []
+    for err in errors:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        msg = str(err.get("msg", "invalid"))
+        if err.get("type") == "json_invalid":
+            ctx = err.get("ctx") or {}
+            msg = f"malformed JSON: {ctx.get('error', msg)}"
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts) or "invalid request"

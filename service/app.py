@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         )
         await pipe.warm_up()
         app.state.pipeline = pipe
+        app.state.fp_store = pipe.fp_store  # one store per process: the miner's and the routes'
         log.info(
             "hardneg ready: embedder=%s cache=%s miners=%s",
             pipe.embedder.id,
@@ -68,9 +69,6 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         try:
             yield
         finally:
-            store = getattr(app.state, "fp_store", None)
-            if store is not None:
-                await store.aclose()
             if own:
                 await pipe.aclose()
 

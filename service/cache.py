@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Compute = Callable[[], Awaitable[bytes]]
+# Decides, when a computed value is stored, how long it lives (None: do not store it at all).
+TtlFor = Callable[[bytes], int | None]
 DEFAULT_TTL_S = 7 * 24 * 3600  # same as Settings.cache_ttl_s; callers normally pass their own
 
 # Atomic "value, or the lock, or wait": a separate GET then SET NX would let a caller miss,
@@ -59,7 +61,7 @@ class Cache(Protocol):
     async def set_many(self, items: Mapping[str, bytes], ttl_s: int | None = None) -> None: ...
 
     async def compute_once(
-        self, key: str, compute: Compute, ttl_s: int | None = None
+        self, key: str, compute: Compute, ttl_s: int | None = None, ttl_for: TtlFor | None = None
     ) -> tuple[bytes, bool]: ...
 
     async def ping(self) -> tuple[bool, str]: ...
@@ -106,22 +108,31 @@ def _check_items(items: Mapping[str, bytes], ttl_s: int | None, default_ttl_s: i
 class _SingleFlight(ABC):
     """In-process single-flight: concurrent callers of one key share one asyncio task."""
 
+    default_ttl_s: int
+
     def __init__(self) -> None:
         self._inflight: dict[str, asyncio.Task[tuple[bytes, bool]]] = {}
 
     @abstractmethod
-    async def _fill(self, key: str, compute: Compute, ttl_s: int | None) -> tuple[bytes, bool]:
+    async def _fill(self, key: str, compute: Compute, ttl: TtlFor) -> tuple[bytes, bool]:
         """Return the stored value, or compute, store and return it (backend-specific)."""
 
     async def compute_once(
-        self, key: str, compute: Compute, ttl_s: int | None = None
+        self, key: str, compute: Compute, ttl_s: int | None = None, ttl_for: TtlFor | None = None
     ) -> tuple[bytes, bool]:
-        """Cached value, or compute + store it once however many callers ask at the same time."""
+        """Cached value, or compute + store it once however many callers ask at the same time.
+
+        The TTL is decided when the value is stored: ``ttl_for(value)`` when given (None there
+        means "do not store"), else ``ttl_s``, else the cache's default. Returns (value, True)
+        for the caller whose computation was stored, (value, False) otherwise.
+        """
         task = self._inflight.get(key)
         if task is not None:
             value, _ = await asyncio.shield(task)
             return value, False
-        task = asyncio.ensure_future(self._fill(key, compute, ttl_s))
+        fixed = _check_items({}, ttl_s, self.default_ttl_s)
+        ttl: TtlFor = ttl_for or (lambda _value: fixed)
+        task = asyncio.ensure_future(self._fill(key, compute, ttl))
         self._inflight[key] = task
         task.add_done_callback(lambda t: self._forget(key, t))
         # shield: a cancelled first caller must not cancel the computation the others await
@@ -183,11 +194,14 @@ class LRUCache(_SingleFlight):
         while len(self._data) > self.maxsize:
             self._data.popitem(last=False)
 
-    async def _fill(self, key: str, compute: Compute, ttl_s: int | None) -> tuple[bytes, bool]:
+    async def _fill(self, key: str, compute: Compute, ttl: TtlFor) -> tuple[bytes, bool]:
         hit = self._get(key, self._clock())
         if hit is not None:
             return hit, False
         value = await compute()
+        ttl_s = ttl(value)
+        if ttl_s is None:
+            return value, False
         await self.set_many({key: value}, ttl_s)
         return value, True
 
@@ -323,9 +337,8 @@ class RedisCache(_SingleFlight):
 
         await self._run(op)
 
-    async def _fill(self, key: str, compute: Compute, ttl_s: int | None) -> tuple[bytes, bool]:
+    async def _fill(self, key: str, compute: Compute, ttl: TtlFor) -> tuple[bytes, bool]:
         """Cross-process single-flight: take the lock and compute, or wait for the holder."""
-        ttl = _check_items({}, ttl_s, self.default_ttl_s)
         vkey, lkey = self.prefix + key, f"{self.prefix}lock:{key}"
         token, lock_ms = uuid.uuid4().hex, max(1, int(self.lock_ttl_s * 1000))
         deadline = time.monotonic() + self.lock_ttl_s + 1.0
@@ -337,26 +350,32 @@ class RedisCache(_SingleFlight):
             if got[0] == _HIT:
                 return bytes(got[1]), False
             if got[0] == _LOCKED_BY_ME:
-                return await self._compute_locked(vkey, lkey, token, compute, ttl), True
+                return await self._compute_locked(vkey, lkey, token, compute, ttl)
             await asyncio.sleep(delay)  # someone else computes; their value appears soon
             delay = min(delay * 1.5, 0.1)
         value = await compute()
-        await self.set_many({key: value}, ttl)
+        ttl_s = ttl(value)
+        if ttl_s is None:
+            return value, False
+        await self.set_many({key: value}, ttl_s)
         return value, True
 
     async def _compute_locked(
-        self, vkey: str, lkey: str, token: str, compute: Compute, ttl: int
-    ) -> bytes:
-        """Compute while holding the lock, then store + unlock in one round trip."""
+        self, vkey: str, lkey: str, token: str, compute: Compute, ttl: TtlFor
+    ) -> tuple[bytes, bool]:
+        """Compute while holding the lock, then store (unless ``ttl`` says not to) and unlock
+        in one round trip."""
         try:
             value = await compute()
-            _check_items({vkey: value}, ttl, ttl)
+            ttl_s = ttl(value)
+            _check_items({vkey: value}, ttl_s or 1, 1)
         except BaseException:
             # release at once so waiters take over instead of waiting out the lock TTL
             await self._run(lambda: self._store_and_unlock([vkey, lkey], [b"", "", token]))
             raise
-        await self._run(lambda: self._store_and_unlock([vkey, lkey], [value, ttl, token]))
-        return value
+        stored = b"" if ttl_s is None else value
+        await self._run(lambda: self._store_and_unlock([vkey, lkey], [stored, ttl_s or "", token]))
+        return value, ttl_s is not None
 
     async def ping(self) -> tuple[bool, str]:
         """Probe Redis now (ignores the back-off); used by /readyz."""

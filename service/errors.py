@@ -7,13 +7,32 @@ Retry-After, a dependency down 503, an upstream timeout 504; nothing unexpected 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import math
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hardneg.miners import errors as server
+from hardneg.miners.types import describe_errors
+
+__all__ = [
+    "ApiError",
+    "BadRequest",
+    "DependencyDown",
+    "NotFound",
+    "Overloaded",
+    "UpstreamTimeout",
+    "as_api_error",
+    "describe_errors",
+    "error_body",
+    "error_response",
+    "install_error_handlers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +83,32 @@ class UpstreamTimeout(ApiError):
     status, type = 504, "upstream_timeout"
 
 
+# Server-side exceptions (hardneg.miners.errors) and the stores' own, mapped to HTTP: the one
+# place where an exception becomes a status. The first matching row wins.
+STATUS_OF: tuple[tuple[type[Exception] | tuple[type[Exception], ...], int, str], ...] = (
+    (server.InvalidInput, 422, "invalid_request"),
+    (server.Overloaded, 429, "overloaded"),
+    (server.MinerTimeout, 504, "upstream_timeout"),
+    ((server.DependencyDown, server.UpstreamError), 503, "dependency_unavailable"),
+    ((RedisError, sqlite3.Error, OSError), 503, "dependency_unavailable"),
+)
+
+
+def as_api_error(exc: BaseException) -> ApiError | None:
+    """The API error an exception stands for, or None when it is unexpected (a bug: 500)."""
+    if isinstance(exc, ApiError):
+        return exc
+    for kinds, status, kind in STATUS_OF:
+        if isinstance(exc, kinds):
+            message = str(exc) or type(exc).__name__
+            if isinstance(exc, server.Overloaded):
+                return Overloaded(message, retry_after_s=math.ceil(exc.retry_after_s))
+            if isinstance(exc, RedisError | sqlite3.Error | OSError):
+                message = f"store unavailable: {message}"
+            return ApiError(message, status=status, type=kind)
+    return None
+
+
 def error_body(message: str, type: str, code: int) -> dict[str, Any]:
     return {"error": {"message": message, "type": type, "code": code}}
 
@@ -72,19 +117,6 @@ def error_response(
     message: str, type: str, code: int, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse(error_body(message, type, code), status_code=code, headers=headers)
-
-
-def describe_errors(errors: Sequence[Any]) -> str:
-    """One readable line from pydantic's error list: 'items.0.positives: List should have...'."""
-    parts = []
-    for err in errors:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        msg = str(err.get("msg", "invalid"))
-        if err.get("type") == "json_invalid":
-            ctx = err.get("ctx") or {}
-            msg = f"malformed JSON: {ctx.get('error', msg)}"
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts) or "invalid request"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -103,6 +135,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             str(exc.detail), "http_error", exc.status_code, dict(exc.headers or {})
         )
+
+    async def _mapped(_: Request, exc: Exception) -> JSONResponse:
+        api = as_api_error(exc)
+        if api is None:  # a subclass of a mapped type that is not mapped itself: a bug
+            return await _unexpected(_, exc)
+        return error_response(api.message, api.type, api.status, api.headers)
+
+    # Handlers per class run inside the app (ExceptionMiddleware), unlike the catch-all below.
+    for kinds, _status, _kind in STATUS_OF:
+        for kind in kinds if isinstance(kinds, tuple) else (kinds,):
+            app.add_exception_handler(kind, _mapped)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

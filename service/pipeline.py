@@ -18,13 +18,14 @@ from hardneg.miners.base import (
     MinerContext,
     MinerFactory,
     MinerOutput,
+    Progress,
     Registry,
     Related,
     build_registry,
 )
-from hardneg.miners.knowledge import Knowledge
-from hardneg.miners.knowledge.guard import Guard
-from hardneg.miners.knowledge.normalize import normalize
+from hardneg.miners.errors import InvalidInput
+from hardneg.miners.false_positive.store import FPStore, open_store
+from hardneg.miners.knowledge import Guard, Knowledge, normalize
 from hardneg.miners.types import (
     ItemResult,
     MineOptions,
@@ -35,6 +36,7 @@ from hardneg.miners.types import (
 )
 from hardneg.service import metrics
 from hardneg.service.cache import Cache, cache_key, make_cache
+from hardneg.service.notes import combine_status, write_notes
 from hardneg.service.rank import Band, Ranker
 from hardneg.service.settings import Settings
 from hardneg.service.similarity import CachedEmbedder, default_band, load_embedder
@@ -43,12 +45,11 @@ log = logging.getLogger(__name__)
 
 CACHE_SCHEMA = 1  # bump when the stored item format changes
 STORED_PREFIX = b'{"negatives":'  # how a cached item starts (model_dump_json without id/cached)
-DEGRADED_TTL_S = 60  # a degraded answer is cached briefly so a failing miner is retried soon
-DATA_VERSION_REFRESH_S = 1.0  # how often run-time data versions (false positives) are re-read
+DEGRADED_MARK = b'"degraded":true'  # how a stored item says a miner failed in it
 READY_CHECK_S = 3.0  # a miner's readiness probe (e.g. the LLM server's /v1/models)
 
 
-class InvalidOptions(ValueError):
+class InvalidOptions(InvalidInput):
     """The request's options cannot be honoured (checked before any work is done)."""
 
 
@@ -76,6 +77,7 @@ class Pipeline:
         knowledge: Knowledge,
         registry: Registry,
         ctx: MinerContext,
+        fp_store: FPStore | None = None,
     ) -> None:
         self.settings = settings
         self.cache = cache
@@ -83,7 +85,7 @@ class Pipeline:
         self.knowledge = knowledge
         self.registry = registry
         self.ctx = ctx
-        self._versions_read_at = -1e9
+        self.fp_store = fp_store  # the process's one false-positive store (miner and routes)
         # Items of a batch are mined a few at a time: miner timeouts measure a miner, not a queue.
         self._item_slots = asyncio.Semaphore(settings.item_concurrency)
 
@@ -106,32 +108,38 @@ class Pipeline:
             else CachedEmbedder(raw, cache, ttl_s=settings.embedding_ttl_s)
         )
         knowledge = Knowledge.load_default()
+        fp_store = open_store(settings)
         ctx = MinerContext(
-            settings=settings, embedder=cached, cache=cache, extras={"knowledge": knowledge}
+            settings=settings,
+            embedder=cached,
+            cache=cache,
+            knowledge=knowledge,
+            fp_store=fp_store,
         )
         registry = build_registry(ctx, allow=settings.miners, factories=factories)
         for name, why in registry.disabled.items():
             log.info("miner %s disabled: %s", name, why)
-        return cls(settings, cache, cached, knowledge, registry, ctx)
+        return cls(settings, cache, cached, knowledge, registry, ctx, fp_store)
 
-    async def warm_up(self, progress: Any = None, names: Sequence[str] | None = None) -> None:
+    async def warm_up(
+        self, progress: Progress | None = None, names: Sequence[str] | None = None
+    ) -> None:
         """Let miners (all, or ``names``) load indexes/data now rather than on first use."""
         for name, miner in self.registry.miners.items():
-            ready = getattr(miner, "ready", None)
-            if ready is not None and (names is None or name in names):
-                await ready(progress) if progress is not None else await ready()
+            if names is None or name in names:
+                await miner.ready(progress)
 
     def versions(self) -> dict[str, str]:
         out = {f"miner:{k}": v for k, v in self.registry.versions().items()}
         out["knowledge"] = self.knowledge.snapshot_id
         for name, miner in sorted(self.registry.miners.items()):
-            snap = getattr(miner, "snapshot_id", None)
-            if snap:
-                out[f"data:{name}"] = str(snap)
+            if miner.snapshot_id:
+                out[f"data:{name}"] = str(miner.snapshot_id)
         return out
 
     def resolve(self, opts: MineOptions) -> Resolved:
-        """Check miner names and fill defaults; raises InvalidOptions before any work is done."""
+        """Check miner names and fill defaults (k from HARDNEG_DEFAULT_K when the request leaves
+        it unset); raises InvalidOptions before any work is done."""
         known = self.registry.names
         if opts.miners is not None:
             unknown = sorted(set(opts.miners) - set(known))
@@ -152,7 +160,8 @@ class Pipeline:
         if lo > hi:
             raise InvalidOptions(f"min_similarity {lo} is above max_similarity {hi}")
         band = Band(lo, hi)
-        return Resolved(k=opts.k, band=band, miners=miners)
+        k = opts.k if opts.k is not None else self.settings.default_k
+        return Resolved(k=k, band=band, miners=miners)
 
     async def mine(self, request: NegativesRequest) -> NegativesResponse:
         """Answer a whole request: one cache round trip, then compute the misses concurrently."""
@@ -194,23 +203,19 @@ class Pipeline:
         return [part for part in parts if part is not None], versions
 
     async def _refresh_data_versions(self) -> None:
-        """Miners whose data changes at run time (the false-positive table in a shared Redis)
-        re-read their version at most once a second, so cached answers follow new rounds."""
-        now = time.monotonic()
-        if now - self._versions_read_at < DATA_VERSION_REFRESH_S:
-            return
-        self._versions_read_at = now
+        """Miners whose data changes at run time (the false-positive table) bring their version
+        up to date, so cached answers follow new rounds (their stores bound how often they read)."""
         for miner in self.registry.miners.values():
-            refresh = getattr(miner, "data_version", None)
-            if refresh is not None:
-                try:
-                    await refresh()
-                except Exception as exc:  # the miner reports its own failure when it runs
-                    log.warning("data version of %s unavailable: %s", miner.name, exc)
+            try:
+                await miner.data_version()
+            except Exception as exc:  # the miner reports its own failure when it runs
+                log.warning("data version of %s unavailable: %s", miner.name, exc)
 
     def _key(self, item: RequestItem, res: Resolved, versions: dict[str, str]) -> str:
         uses_id = any(
-            getattr(self.registry.miners.get(m), "uses_item_id", False) for m in res.miners
+            self.registry.miners[m].traits.uses_item_id
+            for m in res.miners
+            if m in self.registry.miners
         )
         payload = {
             "positives": [normalize(p) for p in item.positives],
@@ -240,6 +245,12 @@ class Pipeline:
         except ValueError:
             return None  # an unreadable entry is recomputed, not served
 
+    def _ttl_for(self, stored: bytes) -> int:
+        """The cache layer asks this when it stores an answer: a degraded one lives briefly, so
+        the failing miner is asked again soon."""
+        s = self.settings
+        return s.degraded_ttl_s if DEGRADED_MARK in stored else s.cache_ttl_s
+
     async def _compute_cached(self, item: RequestItem, res: Resolved, key: str) -> ItemResult:
         box: list[ItemResult] = []
 
@@ -249,18 +260,16 @@ class Pipeline:
             box.append(result)
             return result.model_dump_json(exclude={"id", "cached"}).encode()
 
-        raw, stored = await self.cache.compute_once(key, compute, self.settings.cache_ttl_s)
-        if not box:
-            shared = self._from_cache(item, raw)
-            if shared is not None:  # computed by a concurrent caller (here or in another process)
-                shared.cached = False
-                return shared
-            raw, stored = await compute(), False  # the stored value was unreadable: replace it
-        result = box[0]
-        if result.degraded or not stored:
-            ttl = DEGRADED_TTL_S if result.degraded else self.settings.cache_ttl_s
-            await self.cache.set_many({key: raw}, ttl_s=ttl)
-        return result
+        raw, _ = await self.cache.compute_once(key, compute, ttl_for=self._ttl_for)
+        if box:
+            return box[0]
+        shared = self._from_cache(item, raw)
+        if shared is not None:  # computed by a concurrent caller (here or in another process)
+            shared.cached = False
+            return shared
+        raw = await compute()  # the stored value was unreadable: replace it
+        await self.cache.set_many({key: raw}, ttl_s=self._ttl_for(raw))
+        return box[0]
 
     async def compute_item(self, item: RequestItem, res: Resolved) -> ItemResult:
         """Mine, guard, filter and rank one item (no cache involved)."""
@@ -281,17 +290,13 @@ class Pipeline:
             for name, run in by_name.items():
                 outputs.setdefault(name, []).append(run)
         for name, runs in outputs.items():
-            statuses[name] = _combine_status([s for s, _ in runs])
+            statuses[name] = combine_status([s for s, _ in runs])
         candidates = [c for runs in outputs.values() for _, o in runs if o for c in o.candidates]
-        exempt = frozenset(
-            n for n, m in self.registry.miners.items() if getattr(m, "band_exempt", False)
-        )
+        exempt = frozenset(n for n, m in self.registry.miners.items() if m.traits.band_exempt)
         ranker = Ranker(self.embedder, self.knowledge, self.settings, res.band, res.k, exempt)
-        negatives = await ranker.rank(item, candidates, guard, statuses)
-        notes = {n: o.note for n, runs in outputs.items() for _, o in runs if o and o.note}
-        for name, note in notes.items():
-            prior = statuses[name].note
-            statuses[name].note = f"{note}; {prior}" if prior else note
+        negatives, report = await ranker.rank(item, candidates, guard)
+        own = {n: [o.note for _, o in runs if o and o.note] for n, runs in outputs.items()}
+        write_notes(statuses, own, report, negatives, res.k, res.band)
         degraded = any(s.status in ("error", "timeout") for s in statuses.values())
         return ItemResult(
             id=item.id, negatives=negatives, miners=statuses, cached=False, degraded=degraded
@@ -312,11 +317,11 @@ class Pipeline:
 
     async def _run_one(self, name: str, query: MineQuery) -> tuple[MinerStatus, MinerOutput | None]:
         miner = self.registry.miners[name]
-        timeout = float(getattr(miner, "timeout_s", None) or self.settings.miner_timeout_s)
+        timeout = float(miner.traits.timeout_s or self.settings.miner_timeout_s)
         start = time.perf_counter()
         try:
             out = await asyncio.wait_for(miner.mine(query, self.ctx), timeout)
-        except TimeoutError as exc:  # the miner's own timeout says more than ours, if it has one
+        except TimeoutError as exc:  # MinerTimeout included: the miner's own message says more
             ms = (time.perf_counter() - start) * 1000
             metrics.record_miner(name, ms, "timeout")
             why = str(exc) or f"no answer within {timeout:g}s"
@@ -337,13 +342,13 @@ class Pipeline:
             return []
         timeout = self.settings.miner_timeout_s
         got = await asyncio.gather(
-            *(asyncio.wait_for(s.related(list(phrases), self.ctx), timeout) for s in sources),
+            *(asyncio.wait_for(s.related(list(phrases), self.ctx), timeout) for _, s in sources),
             return_exceptions=True,
         )
         out: list[dict[str, Related]] = []
-        for src, res in zip(sources, got, strict=True):
+        for (name, _), res in zip(sources, got, strict=True):
             if isinstance(res, BaseException):
-                log.warning("knowledge from %s unavailable: %r", getattr(src, "name", src), res)
+                log.warning("knowledge from %s unavailable: %r", name, res)
             else:
                 out.append(res)
         return out
@@ -357,12 +362,14 @@ class Pipeline:
         for name in self.registry.names:
             why = self.registry.disabled.get(name)
             parts[f"miner:{name}"] = {"ok": why is None, "detail": why or "enabled"}
-        checks = [(n, m.check) for n, m in self.registry.miners.items() if hasattr(m, "check")]
+        names = list(self.registry.miners)
         results = await asyncio.gather(
-            *(asyncio.wait_for(check(), READY_CHECK_S) for _, check in checks),
+            *(asyncio.wait_for(self.registry.miners[n].check(), READY_CHECK_S) for n in names),
             return_exceptions=True,
         )
-        for (name, _), res in zip(checks, results, strict=True):
+        for name, res in zip(names, results, strict=True):
+            if res is None:
+                continue  # nothing to ask: enabled is all there is to say
             ok, detail = (
                 (False, f"check failed: {res!r}") if isinstance(res, BaseException) else res
             )
@@ -371,22 +378,11 @@ class Pipeline:
 
     async def aclose(self) -> None:
         await self.registry.aclose()
+        if self.fp_store is not None:
+            await self.fp_store.aclose()
         await self.cache.aclose()
 
 
 def _splice(item_id: str, stored: bytes) -> bytes:
     """A stored item (no id, no cached flag) as this request's item JSON."""
     return b'{"id":' + json.dumps(item_id).encode() + b',"cached":true,' + stored[1:]
-
-
-def _combine_status(parts: list[MinerStatus]) -> MinerStatus:
-    """One status per miner for an item with several positives: the worst wins."""
-    order = {"ok": 0, "disabled": 1, "timeout": 2, "error": 3}
-    worst = max(parts, key=lambda s: order[s.status])
-    errors = [s.error for s in parts if s.error]
-    return MinerStatus(
-        status=worst.status,
-        candidates=sum(s.candidates for s in parts),
-        ms=round(max(s.ms for s in parts), 2),
-        error=errors[0] if errors else None,
-    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hardneg.miners.knowledge.normalize import match_key, normalize
-from hardneg.miners.types import Candidate, Kind, MinerStatus, Negative, RequestItem
+from hardneg.miners.types import Candidate, Kind, Negative, RequestItem
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,6 +30,15 @@ class Band:
 
     lo: float
     hi: float
+
+
+@dataclass
+class RankReport:
+    """What the ranker did with one item's candidates, per miner (the pipeline writes the notes)."""
+
+    proposed: Counter[str] = field(default_factory=Counter)  # distinct phrases per miner
+    guarded: Counter[str] = field(default_factory=Counter)  # blocked by the exclusion guard
+    drops: Counter[str] = field(default_factory=Counter)  # filter drop reason -> count
 
 
 @dataclass
@@ -82,25 +91,20 @@ class Ranker:
     band_exempt: frozenset[str] = frozenset()  # miners whose candidates skip the band's floor
 
     async def rank(
-        self,
-        item: RequestItem,
-        candidates: Sequence[Candidate],
-        guard: Guard,
-        statuses: dict[str, MinerStatus],
-    ) -> list[Negative]:
-        """Guard, filter, rank; annotate ``statuses`` with what was lost and why."""
+        self, item: RequestItem, candidates: Sequence[Candidate], guard: Guard
+    ) -> tuple[list[Negative], RankReport]:
+        """Guard, filter, rank; the report counts what was lost and why."""
         merged = merge(candidates)
-        guarded: Counter[str] = Counter()
+        report = RankReport()
         kept: list[Merged] = []
         for m in merged:
+            report.proposed.update(m.sources)
             if guard.check(m.phrase) is None:
                 kept.append(m)
             else:
-                guarded.update(m.sources)
-        drops: Counter[str] = Counter()
-        negatives = await self._filter(item, kept, guard, drops) if kept else []
-        _explain(statuses, merged, guarded, negatives, self.k, self.band, drops)
-        return negatives
+                report.guarded.update(m.sources)
+        negatives = await self._filter(item, kept, guard, report.drops) if kept else []
+        return negatives, report
 
     async def _filter(
         self, item: RequestItem, kept: list[Merged], guard: Guard, drops: Counter[str]
@@ -209,38 +213,3 @@ def _round_robin(ranked: list[list[Negative]], k: int) -> list[Negative]:
                 seen.add(match_key(lst[i].phrase))
                 out.append(lst[i])
     return out
-
-
-def _explain(
-    statuses: dict[str, MinerStatus],
-    merged: list[Merged],
-    guarded: Counter[str],
-    negatives: list[Negative],
-    k: int,
-    band: Band,
-    drops: Counter[str],
-) -> None:
-    """Per miner: how many of its candidates were guarded, filtered and returned."""
-    proposed: Counter[str] = Counter()
-    for m in merged:
-        proposed.update(m.sources)
-    returned: Counter[str] = Counter()
-    for neg in negatives:
-        returned.update(neg.sources)
-    short = len(negatives) < k
-    filt = ", ".join(f"{v} {r.replace('_', ' ')}" for r, v in sorted(drops.items()) if v)
-    for name, status in statuses.items():
-        if status.status != "ok":
-            continue
-        n = proposed[name]
-        parts = [
-            f"{n} distinct proposed",
-            f"{guarded[name]} blocked by the exclusion guard",
-            f"{n - guarded[name] - returned[name]} removed by similarity filter/ranking",
-            f"{returned[name]} returned",
-        ]
-        note = "; ".join(parts)
-        if short:
-            note += f" (fewer than k={k}; band [{band.lo:.2f}, {band.hi:.2f}]"
-            note += f"; filter: {filt})" if filt else ")"
-        status.note = note

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from hardneg.miners.types import MAX_K, ErrorResponse, NegativesRequest, NegativesResponse
 from hardneg.service import metrics
 from hardneg.service.errors import BadRequest, Overloaded, describe_errors
-from hardneg.service.pipeline import InvalidOptions, Pipeline
+from hardneg.service.pipeline import Pipeline
 
 router = APIRouter()
 
@@ -53,10 +53,7 @@ InflightDep = Annotated[Inflight, Depends(get_inflight)]
 
 async def _answer(pipeline: Pipeline, inflight: Inflight, body: NegativesRequest) -> Response:
     with inflight:
-        try:
-            content = await pipeline.mine_json(body)
-        except InvalidOptions as exc:
-            raise BadRequest(str(exc)) from exc
+        content = await pipeline.mine_json(body)  # InvalidOptions -> 422 (service/errors.py)
     return Response(content, media_type="application/json")
 
 
@@ -90,17 +87,17 @@ async def get_negatives(
     max_similarity: float | None = None,
     id: str = "",
 ) -> Response:
-    raw = {
-        "items": [
-            {"id": id, "positives": [concept], "present": present or [], "exclude": exclude or []}
-        ],
-        "k": k or pipeline.settings.default_k,
-        "miners": miners,
-        "min_similarity": min_similarity,
-        "max_similarity": max_similarity,
-    }
     try:
-        body = NegativesRequest.model_validate(raw)
+        body = NegativesRequest.for_concept(
+            concept,
+            present=present or (),
+            exclude=exclude or (),
+            item_id=id,
+            k=k,
+            miners=miners,
+            min_similarity=min_similarity,
+            max_similarity=max_similarity,
+        )
     except ValidationError as exc:
         raise BadRequest(describe_errors(exc.errors())) from exc
     return await _answer(pipeline, inflight, body)

@@ -1,8 +1,7 @@
 """``POST /v1/false-positives`` (ingest a round) and ``GET /v1/false-positives/rounds``.
 
 Ground truth and predictions come in the JSON body, or as paths readable by the server.
-The store opens lazily from ``app.state.settings`` and lives on ``app.state.fp_store``;
-call :func:`aclose` at shutdown.
+The store is the process's one (``app.state.fp_store``, the pipeline's in the service).
 """
 
 from __future__ import annotations
@@ -17,19 +16,16 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from redis.exceptions import RedisError
 
+from hardneg.miners.errors import DependencyDown
 from hardneg.miners.false_positive import (
     FPStore,
-    IngestError,
     IngestReport,
     MatchOptions,
     RoundStats,
     ingest_round,
-    open_store,
 )
 from hardneg.miners.false_positive.ingest import Source
 from hardneg.miners.false_positive.records import MAX_ROUND_CHARS
-from hardneg.miners.false_positive.store_redis import StoreBusy
-from hardneg.service.errors import BadRequest, DependencyDown, Overloaded
 
 router = APIRouter(tags=["false positives"])
 
@@ -71,11 +67,12 @@ class RoundsResponse(BaseModel):
 
 
 def get_fp_store(request: Request) -> FPStore:
-    """The app's confusion-table store, opened on first use (nothing here awaits: no race)."""
-    state = request.app.state
-    store: FPStore | None = getattr(state, "fp_store", None)
+    """The process's one confusion-table store (``app.state.fp_store``): the app's lifespan puts
+    the pipeline's there, shared with the false-positive miner, so an ingest here changes the
+    miner's version at once."""
+    store: FPStore | None = getattr(request.app.state, "fp_store", None)
     if store is None:
-        store = state.fp_store = open_store(state.settings)
+        raise DependencyDown("no false-positive store configured")
     return store
 
 
@@ -84,13 +81,9 @@ FPStoreDep = Annotated[FPStore, Depends(get_fp_store)]
 
 @contextmanager
 def _store_errors() -> Iterator[None]:
-    """Map store failures to the API's errors: bad input 422, busy 429, store down 503."""
+    """A failing store says which store failed (the status comes from service/errors.py)."""
     try:
         yield
-    except IngestError as exc:
-        raise BadRequest(f"{exc}; nothing was stored") from exc
-    except StoreBusy as exc:
-        raise Overloaded(f"{exc}; retry shortly", retry_after_s=5) from exc
     except (RedisError, sqlite3.Error, OSError) as exc:
         raise DependencyDown(f"false-positive store unavailable: {exc}") from exc
 
@@ -118,7 +111,8 @@ async def false_positive_rounds(store: FPStoreDep) -> RoundsResponse:
 
 
 async def aclose(app: FastAPI) -> None:
-    """Close the store the routes opened, if any (call from the app's lifespan shutdown)."""
+    """Close and forget ``app.state.fp_store``, for an app that opened its own store (the
+    service's store belongs to its pipeline, which closes it)."""
     store: FPStore | None = getattr(app.state, "fp_store", None)
     if store is not None:
         app.state.fp_store = None

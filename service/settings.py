@@ -1,27 +1,39 @@
-"""All settings of hardneg: one pydantic-settings class, environment prefix ``HARDNEG_``.
+"""All settings of hardneg: the service's sections and every built-in miner's, composed into one
+pydantic-settings class with the environment prefix ``HARDNEG_``.
 
-Every field carries a description; ``docs/settings.md`` is generated from this class
-(``python -m hardneg.service.settings > docs/settings.md``) so the reference cannot drift.
+Each miner declares its typed section next to its code (``miners/<miner>/settings.py``); this
+module adds the service's own and composes them. Every field carries a description and
+``docs/settings.md`` is generated from this class (``python -m hardneg.service.settings >
+docs/settings.md``) so the reference cannot drift. A ``HARDNEG_*`` variable that names no setting
+is an error, not a silent default.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from hardneg.miners.false_positive.settings import FalsePositiveSettings
+from hardneg.miners.llm.settings import LLMSettings
+from hardneg.miners.ontology.settings import OntologySettings
+from hardneg.miners.settings import MiningSettings, RedisSettings, SettingsSection
+from hardneg.miners.vocabulary.settings import VocabularySettings
 
 DEFAULT_CLIP = "open_clip:ViT-B-32:laion2b_s34b_b79k"
 FALLBACK_EMBEDDER = "minilm:all-MiniLM-L6-v2"
+ENV_PREFIX = "HARDNEG_"
+# Variables with these prefixes belong to the test suite, not to the service.
+RESERVED_PREFIXES = ("HARDNEG_TEST_",)
 
 
-class Settings(BaseSettings):
-    """Runtime configuration. Read from the environment (``HARDNEG_*``) or a ``.env`` file."""
+class ServiceSettings(SettingsSection):
+    """The HTTP service: where it listens and how much it takes on."""
 
-    model_config = SettingsConfigDict(env_prefix="HARDNEG_", env_file=".env", extra="ignore")
-
-    # --- service -----------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `hardneg serve` binds to.")
     port: int = Field(8000, description="Port `hardneg serve` listens on.")
     workers: int = Field(1, ge=1, description="Uvicorn worker processes for `hardneg serve`.")
@@ -30,20 +42,19 @@ class Settings(BaseSettings):
         64, ge=1, description="Requests mined at once; more get 429 with Retry-After."
     )
 
-    # --- pipeline ----------------------------------------------------------------------------
+
+class PipelineSettings(MiningSettings):
+    """Which miners run and how their candidates are filtered and ranked."""
+
     miners: list[str] | None = Field(
         None,
         description="Allow-list of miner names (JSON list); unset = every registered miner.",
     )
-    miner_timeout_s: float = Field(
-        10.0, gt=0, description="Default per-miner timeout for one positive, in seconds."
-    )
     item_concurrency: int = Field(
         8, ge=1, description="Items of one process mined at once (the rest wait their turn)."
     )
-    default_k: int = Field(30, ge=1, le=200, description="Negatives per item when k is unset.")
-    candidates_per_miner: int = Field(
-        120, ge=1, description="How many candidates each miner is asked for per positive."
+    default_k: int = Field(
+        30, ge=1, le=200, description="Negatives per item when a request leaves k unset."
     )
     min_similarity: float | None = Field(
         None,
@@ -62,7 +73,6 @@ class Settings(BaseSettings):
         le=1,
         description="MMR trade-off: 1 = rank by hardness only, 0 = by diversity only.",
     )
-
     max_kind_share: float = Field(
         0.5,
         gt=0,
@@ -70,7 +80,10 @@ class Settings(BaseSettings):
         description="At most this share of k negatives of one attribute-swap kind (colour, size, pattern, material, context); type swaps are uncapped.",
     )
 
-    # --- embedder ----------------------------------------------------------------------------
+
+class EmbedderSettings(SettingsSection):
+    """The text (and image) embedder behind the similarity filter."""
+
     embedder: str = Field(
         DEFAULT_CLIP,
         description=(
@@ -92,83 +105,69 @@ class Settings(BaseSettings):
     encode_batch_size: int = Field(256, ge=1, description="Texts per encoder forward pass.")
     device: str = Field("auto", description="Torch device: auto, cpu or cuda[:N].")
 
-    # --- vocabulary miner --------------------------------------------------------------------
-    vocab_path: Path | None = Field(
-        None,
-        description="Vocabulary file (JSON list or .txt, one phrase a line); unset = LVIS+COCO.",
-    )
-    index_dir: Path = Field(
-        Path(".hardneg/index"),
-        description="Where built FAISS indexes are stored and looked up (keyed by vocab + embedder).",
-    )
-    approx_index_threshold: int = Field(
-        100_000, description="Vocabularies larger than this get an approximate (HNSW) index."
-    )
 
-    # --- cache -------------------------------------------------------------------------------
-    redis_url: str | None = Field(
-        None, description="Redis URL for the cache; unset = in-process LRU (embedded default)."
-    )
+class CacheSettings(RedisSettings):
+    """The answer and embedding cache."""
+
     cache_ttl_s: int = Field(7 * 24 * 3600, ge=1, description="TTL of cached answers, seconds.")
+    degraded_ttl_s: int = Field(
+        60,
+        ge=1,
+        description="TTL of a cached answer in which a miner failed or timed out, so the failing"
+        " miner is asked again soon.",
+    )
     embedding_ttl_s: int = Field(30 * 24 * 3600, ge=1, description="TTL of cached embeddings.")
     lru_size: int = Field(10_000, ge=1, description="Entries kept by the in-process LRU cache.")
     redis_timeout_s: float = Field(0.5, gt=0, description="Socket timeout for Redis calls.")
 
-    # --- ontology miner ----------------------------------------------------------------------
-    sparql_url: str | None = Field(
-        None,
-        description="SPARQL endpoint (Wikidata vocabulary); unset = the shipped local snapshot.",
-    )
-    ontology_snapshot: Path | None = Field(
-        None,
-        description="Snapshot file for the in-process ontology endpoint; unset = the shipped one.",
-    )
-    sparql_user_agent: str = Field(
-        "hardneg/0.1 (https://github.com/hardneg/hardneg; hardneg@example.org)",
-        description="User-Agent sent to SPARQL endpoints (Wikidata policy: name + contact).",
-    )
-    sparql_max_inflight: int = Field(1, ge=1, description="SPARQL requests in flight per endpoint.")
-    sparql_timeout_s: float = Field(8.0, gt=0, description="Timeout of one SPARQL request.")
-    ontology_cache_ttl_s: int = Field(
-        30 * 24 * 3600, ge=1, description="TTL of cached SPARQL results."
-    )
 
-    # --- LLM miner ---------------------------------------------------------------------------
-    llm_url: str | None = Field(
-        None,
-        description="OpenAI-compatible base URL (vLLM), e.g. http://vllm:8000/v1; unset = off.",
-    )
-    llm_model: str = Field(
-        "meta-llama/Llama-3.1-8B-Instruct", description="Model name the LLM server serves."
-    )
-    llm_api_key: str | None = Field(
-        None, description="API key for the LLM server, if it needs one."
-    )
-    llm_timeout_s: float = Field(20.0, gt=0, description="Timeout of one LLM request.")
-    llm_max_concurrency: int = Field(32, ge=1, description="LLM requests in flight at once.")
-    llm_max_retries: int = Field(
-        2, ge=0, description="Retries of one LLM request on 429/5xx/connection errors."
-    )
-    llm_max_proposals: int = Field(
-        40, ge=1, le=200, description="Most proposals asked of the model per positive."
-    )
-    llm_cache_ttl_s: int = Field(30 * 24 * 3600, ge=1, description="TTL of cached LLM outputs.")
+SECTIONS: tuple[type[SettingsSection], ...] = (
+    ServiceSettings,
+    PipelineSettings,
+    EmbedderSettings,
+    CacheSettings,
+    VocabularySettings,
+    OntologySettings,
+    LLMSettings,
+    FalsePositiveSettings,
+)
 
-    # --- false-positive miner ----------------------------------------------------------------
-    fp_store_path: Path = Field(
-        Path(".hardneg/false_positives.sqlite"),
-        description="Confusion table file used when no Redis URL is set.",
-    )
-    fp_score_threshold: float = Field(
-        0.3, ge=0, le=1, description="Predictions below this score are ignored at ingest."
-    )
-    fp_iou_threshold: float = Field(0.5, gt=0, le=1, description="IoU for a true-positive match.")
-    fp_confusion_iou: float = Field(
-        0.3,
-        gt=0,
-        le=1,
-        description="IoU with a present instance for a false positive to count as a confusion.",
-    )
+
+class Settings(
+    ServiceSettings,
+    PipelineSettings,
+    EmbedderSettings,
+    CacheSettings,
+    VocabularySettings,
+    OntologySettings,
+    LLMSettings,
+    FalsePositiveSettings,
+):
+    """Runtime configuration. Read from the environment (``HARDNEG_*``) or a ``.env`` file."""
+
+    # extra="forbid": a misspelt key in a .env file is an error, not a silent default
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="forbid")
+
+    @model_validator(mode="after")
+    def _no_unknown_variables(self) -> Settings:
+        unknown = unknown_variables(os.environ)
+        if unknown:
+            raise ValueError("; ".join(unknown))
+        return self
+
+
+def unknown_variables(environ: dict[str, str] | os._Environ[str]) -> list[str]:
+    """One message per ``HARDNEG_*`` variable that names no setting, with the likely one."""
+    known = [f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields]
+    out = []
+    for var in sorted(environ):
+        up = var.upper()
+        if not up.startswith(ENV_PREFIX) or up.startswith(RESERVED_PREFIXES) or up in known:
+            continue
+        close = difflib.get_close_matches(up, known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        out.append(f"unknown setting {var}{hint} (docs/settings.md lists them all)")
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -177,15 +176,28 @@ def get_settings() -> Settings:
 
 
 def settings_reference() -> str:
-    """Markdown table of every setting, its environment variable, default and meaning."""
-    rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for name, f in Settings.model_fields.items():
-        default = f.default if f.default_factory is None else f.default_factory()  # type: ignore[call-arg]
-        rows.append(f"| `HARDNEG_{name.upper()}` | `{default}` | {f.description} |")
-    return (
-        "# Settings reference\n\nGenerated from `service/settings.py`.\n\n" + "\n".join(rows) + "\n"
-    )
+    """Markdown reference of every setting, one table per section, in the composed order."""
+    out = ["# Settings reference", "", "Generated from `service/settings.py`.", ""]
+    seen: set[str] = set()
+    for section in SECTIONS:
+        rows = []
+        for name in section.model_fields:
+            if name in seen:
+                continue
+            seen.add(name)
+            f = Settings.model_fields[name]
+            default = f.default if f.default_factory is None else f.default_factory()  # type: ignore[call-arg]
+            rows.append(f"| `{ENV_PREFIX}{name.upper()}` | `{default}` | {f.description} |")
+        if rows:
+            title = (section.__doc__ or section.__name__).strip().splitlines()[0]
+            where = section.__module__.replace("hardneg.", "").replace(".", "/") + ".py"
+            out += [f"## {section.__name__}", "", f"{title} (`{where}`)", ""]
+            out += ["| variable | default | meaning |", "|---|---|---|", *rows, ""]
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
-    print(settings_reference(), end="")
+    # the sections as imported by their own module names (not __main__), for their paths
+    from hardneg.service.settings import settings_reference as reference
+
+    print(reference(), end="")

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from hardneg.clients.cli.fp import fp_app
-from hardneg.miners.types import NegativesResponse
+from hardneg.miners.types import NegativesRequest, NegativesResponse
 
 app = typer.Typer(
     help="hardneg: hard negatives for vision-language training data.",
@@ -99,7 +99,10 @@ def mine(
         list[str] | None,
         typer.Option("--exclude", "-x", help="A phrase never to return (repeatable)"),
     ] = None,
-    k: Annotated[int, typer.Option("--k", "-k", min=1, max=200, help="How many")] = 30,
+    k: Annotated[
+        int | None,
+        typer.Option("--k", "-k", min=1, max=200, help="How many (default HARDNEG_DEFAULT_K)"),
+    ] = None,
     miners: Annotated[
         list[str] | None,
         typer.Option(
@@ -111,20 +114,9 @@ def mine(
     item_id: Annotated[str, typer.Option("--id", help="Item/image id")] = "",
 ) -> None:
     """Mine hard negatives for one concept (in-process, or through --url)."""
-    body = {
-        "items": [
-            {
-                "id": item_id,
-                "positives": [concept],
-                "present": present or [],
-                "exclude": exclude or [],
-            }
-        ],
-        "k": k,
-        "miners": _split(miners),
-    }
     try:
-        resp = _mine_remote(url, body) if url else asyncio.run(_mine_local(body))
+        request = _concept_request(concept, present, exclude, k, _split(miners), item_id)
+        resp = asyncio.run(_mine(url, request))
     except Exception as exc:  # a clear one-line message, not a traceback
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -134,33 +126,41 @@ def mine(
         _print_table(resp)
 
 
-def _mine_remote(url: str, body: dict[str, Any]) -> NegativesResponse:
-    from hardneg.clients.client import Client
-
-    with Client(url) as client:
-        return client.negatives(body["items"], k=body["k"], miners=body["miners"])
-
-
-async def _mine_local(body: dict[str, Any]) -> NegativesResponse:
+def _concept_request(
+    concept: str,
+    present: list[str] | None,
+    exclude: list[str] | None,
+    k: int | None,
+    miners: list[str] | None,
+    item_id: str,
+) -> NegativesRequest:
     from pydantic import ValidationError
 
-    from hardneg.miners.types import NegativesRequest
-    from hardneg.service.errors import describe_errors
-    from hardneg.service.pipeline import Pipeline
+    from hardneg.miners.types import describe_errors
 
     try:
-        request = NegativesRequest.model_validate(body)
+        return NegativesRequest.for_concept(
+            concept,
+            present=present or (),
+            exclude=exclude or (),
+            item_id=item_id,
+            k=k,
+            miners=miners,
+        )
     except ValidationError as exc:
         raise ValueError(describe_errors(exc.errors())) from exc
-    pipeline = await asyncio.to_thread(Pipeline.create)
+
+
+async def _mine(url: str | None, request: NegativesRequest) -> NegativesResponse:
+    from hardneg.clients.cli.backends import open_backend
+
+    bar, update = _progress("loading miners' data")
+    with bar:
+        backend = await open_backend(url, options=request.options(), progress=update)
     try:
-        selected = pipeline.resolve(request.options()).miners
-        bar, update = _progress("loading miners' data")
-        with bar:
-            await pipeline.warm_up(update, names=selected)
-        return await pipeline.mine(request)
+        return await backend.negatives(request)
     finally:
-        await pipeline.aclose()
+        await backend.aclose()
 
 
 def _print_table(resp: NegativesResponse) -> None:
@@ -226,7 +226,9 @@ def index_build(
 def batch(
     source: Annotated[Path, typer.Argument(help="JSON Lines of items, or a COCO/LVIS .json")],
     output: Annotated[Path, typer.Argument(help="JSON Lines of answers (appended; resumable)")],
-    k: Annotated[int, typer.Option("--k", "-k", min=1, max=200)] = 30,
+    k: Annotated[
+        int | None, typer.Option("--k", "-k", min=1, max=200, help="default HARDNEG_DEFAULT_K")
+    ] = None,
     miners: Annotated[list[str] | None, typer.Option("--miners", "-m")] = None,
     chunk: Annotated[int, typer.Option(min=1, max=1000, help="Items per request")] = 256,
     url: Annotated[str | None, typer.Option(help="Call a running service instead")] = None,

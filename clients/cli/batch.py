@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hardneg.clients.cli.backends import open_backend
 from hardneg.miners.types import MAX_ITEMS, MineOptions, NegativesRequest, RequestItem
 
 Progress = Callable[[int, int], None]
@@ -112,7 +113,7 @@ async def run_batch(
     drop_torn_tail(output)
     done = done_ids(output)
     todo = [it for it in items if it.id not in done]
-    mine = await _miner(url)
+    backend = await open_backend(url, options=options, timeout_s=600)
     report = BatchReport(total=len(items), skipped=len(items) - len(todo), written=0, degraded=0)
     chunk = max(1, min(chunk, MAX_ITEMS))
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -120,7 +121,7 @@ async def run_batch(
         with output.open("a", encoding="utf-8") as out:
             for start in range(0, len(todo), chunk):
                 req = NegativesRequest(items=todo[start : start + chunk], **options.model_dump())
-                resp = await mine[0](req)
+                resp = await backend.negatives(req)
                 for result in resp.items:
                     out.write(result.model_dump_json() + "\n")
                     report.degraded += result.degraded
@@ -129,19 +130,5 @@ async def run_batch(
                 if progress is not None:
                     progress(report.written, len(todo))
     finally:
-        await mine[1]()
+        await backend.aclose()
     return report
-
-
-async def _miner(url: str | None) -> tuple[Any, Any]:
-    """(mine, close) over a running service or an in-process pipeline."""
-    if url:
-        from hardneg.clients.client import AsyncClient
-
-        client = AsyncClient(url, timeout=600)
-        return client.negatives, client.aclose
-    from hardneg.service.pipeline import Pipeline
-
-    pipeline = Pipeline.create()
-    await pipeline.warm_up()
-    return pipeline.mine, pipeline.aclose

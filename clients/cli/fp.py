@@ -68,7 +68,7 @@ def ingest(
     try:
         report = asyncio.run(run())
     except IngestError as exc:
-        raise _fail(f"{exc}\nnothing was stored.") from exc
+        raise _fail(str(exc)) from exc
     except Exception as exc:  # store unreachable and the like: one clear line
         raise _fail(f"{type(exc).__name__}: {exc}") from exc
     if as_json:

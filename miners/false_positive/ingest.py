@@ -17,7 +17,8 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
-from hardneg.miners.knowledge.normalize import normalize
+from hardneg.miners.errors import InvalidInput
+from hardneg.miners.knowledge.normalize import match_key, normalize
 
 MAX_REPORTED = 5
 MAX_NAME_CHARS = 200
@@ -27,8 +28,8 @@ _TRAILING_PAREN = re.compile(r"\s*\([^()]*\)\s*$")
 Source = Path | bytes | dict[str, Any] | list[Any]
 
 
-class IngestError(ValueError):
-    """A file that cannot be ingested; nothing from it is stored."""
+class IngestError(InvalidInput):
+    """A file that cannot be ingested; nothing from it is stored (the message says so)."""
 
     def __init__(self, what: str, problems: Sequence[str], total: int | None = None) -> None:
         self.what = what
@@ -36,7 +37,7 @@ class IngestError(ValueError):
         self.total = total if total is not None else len(self.problems)
         more = self.total - len(self.problems)
         tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
-        super().__init__(f"{what}: " + "; ".join(self.problems) + tail)
+        super().__init__(f"{what}: " + "; ".join(self.problems) + tail + "; nothing was stored")
 
 
 @lru_cache(maxsize=65536)
@@ -49,6 +50,12 @@ def phrase_of(name: str) -> str:
     """The phrase a concept is stored and mined under: LVIS's ``bus_(vehicle)`` -> ``bus``."""
     full = identity(name)
     return _TRAILING_PAREN.sub("", full) or full
+
+
+def key_of(name: str) -> str:
+    """The store's key of a concept: the one phrase-equivalence rule (``match_key``) over its
+    phrase, so "bus_(vehicle)", "Buses" and "bus" are one concept, as in the pipeline's merge."""
+    return match_key(phrase_of(name))
 
 
 class _Problems:

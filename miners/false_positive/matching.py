@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hardneg.miners.false_positive.ingest import GroundTruth, Predictions, pair_keys
+from hardneg.miners.false_positive.ingest import GroundTruth, Predictions, key_of, pair_keys
 from hardneg.miners.false_positive.records import MAX_EXAMPLES, Counts, ImageDelta, PairDelta
 
 PAIR_CHUNK = 1_000_000  # (prediction, instance) pairs per block: bounds memory at ~100 MB
@@ -196,6 +196,7 @@ def match(gt: GroundTruth, preds: Predictions, opts: MatchOptions) -> MatchResul
         images_with_false_positives=len(np.unique(p_img[fp])),
     )
     phrases = np.array(preds.vocab.phrases, dtype=object)
+    keys = np.array([key_of(p) for p in preds.vocab.phrases], dtype=object)
     ids = np.array(gt.image_ids, dtype=object)[p_img]
     c, lv = confused >= 0, image_level
     return MatchResult(
@@ -203,7 +204,9 @@ def match(gt: GroundTruth, preds: Predictions, opts: MatchOptions) -> MatchResul
         false_positive=keep[fp],
         image_level=keep[lv],
         confused_with=confused[fp],
-        pairs=_pair_deltas(phrases[confused[c]], phrases[p_con[c]], p_score[c], ids[c]),
+        pairs=_pair_deltas(
+            keys[confused[c]], phrases[p_con[c]], keys[p_con[c]], p_score[c], ids[c]
+        ),
         images=_image_deltas(ids[lv], phrases[p_con[lv]], p_score[lv]),
     )
 
@@ -243,10 +246,15 @@ def _grouped(a: np.ndarray, b: np.ndarray, score: np.ndarray) -> _Groups:
 
 
 def _pair_deltas(
-    present: np.ndarray, predicted: np.ndarray, score: np.ndarray, image: np.ndarray
+    present: np.ndarray,
+    predicted: np.ndarray,
+    predicted_key: np.ndarray,
+    score: np.ndarray,
+    image: np.ndarray,
 ) -> list[PairDelta]:
-    """One delta per (present, predicted) phrase pair; a phrase confused with itself is dropped."""
-    differ = present != predicted
+    """One delta per (present concept's key, predicted phrase) pair; a concept confused with
+    itself (same key) is dropped."""
+    differ = present != predicted_key
     present, predicted, score, image = (x[differ] for x in (present, predicted, score, image))
     g = _grouped(present, predicted, score)
     out = []

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hardneg.miners.base import MineQuery, MinerContext, MinerOutput
-from hardneg.miners.false_positive.ingest import phrase_of
+from hardneg.miners.base import MineQuery, MinerBase, MinerContext, MinerOutput, MinerTraits
+from hardneg.miners.false_positive.ingest import key_of, phrase_of
 from hardneg.miners.false_positive.records import EMPTY_VERSION, Record
+from hardneg.miners.false_positive.settings import FalsePositiveSettings
 from hardneg.miners.false_positive.store import FPStore, open_store
+from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.types import Candidate, Kind
 
 CODE_VERSION = "1"
@@ -35,26 +37,29 @@ def _ranked(records: dict[str, Record]) -> list[tuple[str, Record]]:
     return sorted(records.items(), key=lambda kv: (-kv[1]["count"], -kv[1]["max_score"], kv[0]))
 
 
-class FalsePositiveMiner:
+class FalsePositiveMiner(MinerBase):
     """Candidates from the confusion table (``hardneg fp ingest`` / ``POST /v1/false-positives``).
 
-    ``version`` is ``1+<data version>`` so cached answers change when the table does. With the
-    SQLite store it is read live; with Redis call ``await data_version()`` first to refresh it.
+    ``version`` is ``1+<data version>`` so cached answers change when the table does. The store
+    is the process's shared one (``ctx.fp_store``): an ingest through it changes the version at
+    once; ``data_version()`` also sees ingests made by other processes (see the store).
     """
 
     name = "false_positive"
-    uses_item_id = True  # image-level false positives depend on the item's image id
-    band_exempt = True  # a confusion the model really made is hard, whatever the embedder says
+    # image-level false positives depend on the item's image id; a confusion the model really
+    # made is hard whatever the embedder says, so the band's floor does not apply
+    traits = MinerTraits(uses_item_id=True, band_exempt=True)
 
     def __init__(self, ctx: MinerContext, store: FPStore | None = None) -> None:
-        self.store = store or open_store(ctx.settings)
+        self.store = store or ctx.fp_store or open_store(ctx.section(FalsePositiveSettings))
+        self._owns_store = store is None and ctx.fp_store is None
 
     @property
     def version(self) -> str:
         return f"{CODE_VERSION}+{self.store.peek_version()}"
 
     async def data_version(self) -> str:
-        """Refresh the data version from the store and return the full miner version."""
+        """The store's current data version as the full miner version."""
         await self.store.version()
         return self.version
 
@@ -62,13 +67,13 @@ class FalsePositiveMiner:
         if await self.store.version() == EMPTY_VERSION:
             return MinerOutput(note=NO_DATA_NOTE)
         positive = phrase_of(query.positive)
-        blocked = {phrase_of(p) for p in (query.positive, *query.present, *query.exclude)}
+        blocked = {match_key(p) for p in (query.positive, *query.present, *query.exclude)}
         out: dict[str, Candidate] = {}
         if query.item_id:
             own = await self.store.image_false_positives(query.item_id)
             for phrase, rec in _ranked(own):
                 self._add(out, blocked, query, phrase, rec, [query.item_id], image_level=True)
-        for phrase, rec in _ranked(await self.store.confusions(positive)):
+        for phrase, rec in _ranked(await self.store.confusions(key_of(query.positive))):
             self._add(out, blocked, query, phrase, rec, list(rec["examples"]), image_level=False)
         cands = list(out.values())[: query.k]
         if cands:
@@ -86,9 +91,10 @@ class FalsePositiveMiner:
         examples: list[str],
         image_level: bool,
     ) -> None:
-        if phrase in blocked or phrase in out:
+        key = match_key(phrase)
+        if key in blocked or key in out:
             return
-        out[phrase] = Candidate(
+        out[key] = Candidate(
             phrase=phrase,
             for_positive=query.positive,
             source=FalsePositiveMiner.name,
@@ -98,4 +104,5 @@ class FalsePositiveMiner:
         )
 
     async def aclose(self) -> None:
-        await self.store.aclose()
+        if self._owns_store:  # a shared store is closed by whoever made it
+            await self.store.aclose()

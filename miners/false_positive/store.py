@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,11 @@ from hardneg.miners.false_positive.records import (
     RoundStats,
     plan_ingest,
 )
+from hardneg.miners.false_positive.settings import FalsePositiveSettings
+
+# An ingest through a store changes its version at once; ingests made by other processes (other
+# workers on the same Redis, the CLI on the same SQLite file) are seen within this many seconds.
+VERSION_READ_EVERY_S = 1.0
 
 
 class FPStore(ABC):
@@ -32,6 +39,7 @@ class FPStore(ABC):
 
     backend: str
     _last_version: str = EMPTY_VERSION
+    _version_read_at: float = -math.inf
 
     @abstractmethod
     async def apply(self, prep: Prepared) -> IngestReport:
@@ -41,13 +49,27 @@ class FPStore(ABC):
     async def rounds(self) -> list[RoundStats]:
         """Every round, oldest first."""
 
-    @abstractmethod
     async def version(self) -> str:
-        """Data version: changes with every ingest that changed the table."""
+        """Data version: changes with every ingest that changed the table (see
+        ``VERSION_READ_EVERY_S`` for ingests made by other processes)."""
+        now = time.monotonic()
+        if now - self._version_read_at >= VERSION_READ_EVERY_S:
+            self._last_version = await self._read_version()
+            self._version_read_at = now
+        return self._last_version
+
+    @abstractmethod
+    async def _read_version(self) -> str:
+        """The data version as stored now."""
+
+    def _bump(self, version: str) -> None:
+        """An ingest through this store changed the data: its version, at once."""
+        self._last_version, self._version_read_at = version, time.monotonic()
 
     @abstractmethod
     async def confusions(self, present: str) -> dict[str, Record]:
-        """Predicted phrase -> record, for false positives overlapping ``present`` instances."""
+        """Predicted phrase -> record, for false positives overlapping instances of the concept
+        whose key (``ingest.key_of``) is ``present``."""
 
     @abstractmethod
     async def image_false_positives(self, image_id: str) -> dict[str, Record]:
@@ -61,12 +83,12 @@ class FPStore(ABC):
         return self._last_version
 
 
-def open_store(settings: Any) -> FPStore:
+def open_store(settings: FalsePositiveSettings) -> FPStore:
     """Redis when ``settings.redis_url`` is set, else the SQLite file ``fp_store_path``.
 
     Nothing connects or creates files here; the first call that needs the store does.
     """
-    if getattr(settings, "redis_url", None):
+    if settings.redis_url:
         from hardneg.miners.false_positive.store_redis import RedisStore
 
         return RedisStore(settings.redis_url)
@@ -138,7 +160,7 @@ class SqliteStore(FPStore):
         """Read live: a local file read costs microseconds, and another process may write."""
         return self._version_sync()
 
-    async def version(self) -> str:
+    async def _read_version(self) -> str:
         return await asyncio.to_thread(self._version_sync)
 
     async def rounds(self) -> list[RoundStats]:
@@ -171,7 +193,7 @@ class SqliteStore(FPStore):
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        self._last_version = report.version
+        self._bump(report.version)
         return report
 
     def _apply_locked(self, conn: sqlite3.Connection, prep: Prepared) -> IngestReport:

@@ -22,6 +22,7 @@ import redis.asyncio as aredis
 from redis.exceptions import WatchError
 from redis.typing import EncodableT, FieldT
 
+from hardneg.miners.errors import Overloaded
 from hardneg.miners.false_positive.records import (
     EMPTY_VERSION,
     Existing,
@@ -46,8 +47,11 @@ LOCK_WAIT_S = 120.0
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
 
 
-class StoreBusy(RuntimeError):
-    """Another ingest held the table's write lock for too long."""
+class StoreBusy(Overloaded):
+    """Another ingest held the table's write lock for too long (HTTP 429, retry in 5 s)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after_s=5)
 
 
 def conf_key(present: str) -> str:
@@ -73,9 +77,8 @@ class RedisStore(FPStore):
         )
         self._checked_persistence = False
 
-    async def version(self) -> str:
-        self._last_version = str(await self._r.get(K_VERSION) or EMPTY_VERSION)
-        return self._last_version
+    async def _read_version(self) -> str:
+        return str(await self._r.get(K_VERSION) or EMPTY_VERSION)
 
     async def rounds(self) -> list[RoundStats]:
         raw = await self._r.hgetall(K_ROUNDS)
@@ -123,7 +126,7 @@ class RedisStore(FPStore):
                 plan = plan_ingest(existing, prep)
                 await self._write(plan, token)
                 report = plan.report()
-        self._last_version = report.version
+        self._bump(report.version)
         return report
 
     async def _existing(self, prep: Prepared, touched: bool) -> Existing:

@@ -1,4 +1,5 @@
-"""HTTP side of the LLM miner: an OpenAI-compatible chat client and a circuit breaker.
+"""HTTP side of the LLM miner: an OpenAI-compatible chat client (retries, Retry-After, backoff
+and the circuit breaker come from ``hardneg.miners.resilience``).
 
 httpx rather than the ``openai`` package: one endpoint, and we want the status codes, the
 Retry-After header, the connection pool and the retry policy in our own hands (docs/llm.md).
@@ -8,33 +9,32 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from hardneg.miners.errors import MinerTimeout, UpstreamError
 from hardneg.miners.llm.prompt import BadOutput
+from hardneg.miners.resilience import LoopLocal, backoff_s, parse_retry_after
 
 MAX_RETRIES = 2  # on 429 / 5xx / connection errors; the miner passes HARDNEG_LLM_MAX_RETRIES
 BACKOFF_BASE_S = 0.25
 BACKOFF_MAX_S = 8.0
 RETRY_AFTER_CAP_S = 30.0  # a server asking for a longer pause fails the call instead
-BREAKER_FAILURES = 5  # consecutive failed calls that open the circuit
+BREAKER_FAILURES = 5  # consecutive failed calls that open the circuit (resilience.CircuitBreaker)
 BREAKER_COOLDOWN_S = 30.0  # then one probe call is let through (half-open)
 # httpx's connection pool costs grow steeply with its size (95 req/s at 64 connections against
 # 830 req/s for 64 one-connection clients, bench/bench_llm.py): spread requests over small pools.
 SHARD_CONNECTIONS = 4
 
 
-class LLMError(RuntimeError):
+class LLMError(UpstreamError):
     """The LLM server could not give a usable answer; the message says why."""
 
 
-class LLMTimeout(LLMError, TimeoutError):
+class LLMTimeout(LLMError, MinerTimeout):
     """No answer within the request timeout (the pipeline reports status ``timeout``)."""
 
 
@@ -45,61 +45,6 @@ class LLMHTTPError(LLMError):
         super().__init__(f"LLM server returned {status}: {message}")
         self.status = status
         self.body = message
-
-
-class CircuitOpen(LLMError):
-    """Calls are refused for a while after repeated failures, sparing a struggling server."""
-
-
-class CircuitBreaker:
-    """Closed -> open after N consecutive failures -> half-open (one probe) after a cool-down."""
-
-    def __init__(
-        self,
-        failures: int = BREAKER_FAILURES,
-        cooldown_s: float = BREAKER_COOLDOWN_S,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.threshold = failures
-        self.cooldown_s = cooldown_s
-        self.clock = clock
-        self.consecutive = 0
-        self.opened_at: float | None = None
-        self.probing = False
-        self.last_error = ""
-
-    @property
-    def state(self) -> str:
-        if self.opened_at is None:
-            return "closed"
-        return "open" if self.clock() - self.opened_at < self.cooldown_s else "half-open"
-
-    def before_call(self) -> None:
-        """Raise CircuitOpen unless a call may go out now."""
-        if self.opened_at is None:
-            return
-        left = self.cooldown_s - (self.clock() - self.opened_at)
-        if left > 0 or self.probing:
-            wait = f"next try in {max(left, 0):.0f}s" if left > 0 else "a probe call is in flight"
-            raise CircuitOpen(
-                f"LLM circuit open after {self.consecutive} consecutive failures"
-                f" (last: {self.last_error}); {wait}"
-            )
-        self.probing = True
-
-    def success(self) -> None:
-        self.consecutive, self.opened_at, self.probing = 0, None, False
-
-    def failure(self, error: str) -> None:
-        self.consecutive += 1
-        self.last_error = error
-        if self.probing or self.consecutive >= self.threshold:
-            self.opened_at = self.clock()
-        self.probing = False
-
-    def release(self) -> None:
-        """A call was cancelled before it finished: neither success nor failure."""
-        self.probing = False
 
 
 @dataclass
@@ -113,20 +58,6 @@ class ChatReply:
     content: str | None
     finish_reason: str | None
     model: str
-
-
-def retry_after_s(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent/bad."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def _error_text(resp: httpx.Response) -> str:
@@ -162,35 +93,29 @@ class ChatClient:
         self.retries = retries
         self.sleep = sleep
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._shards: list[_Shard] = []
-        self._sem: asyncio.Semaphore | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bound = LoopLocal(self._open)
 
-    def _bound(self) -> tuple[list[_Shard], asyncio.Semaphore]:
+    def _open(self) -> tuple[list[_Shard], asyncio.Semaphore]:
         """Clients and semaphore for the running loop (a CLI may run several loops in turn)."""
-        loop = asyncio.get_running_loop()
-        if not self._shards or self._sem is None or self._loop is not loop:
-            n = -(-self.max_concurrency // SHARD_CONNECTIONS)
-            limits = httpx.Limits(
-                max_connections=SHARD_CONNECTIONS, max_keepalive_connections=SHARD_CONNECTIONS
-            )
-            self._shards = [
-                _Shard(
-                    httpx.AsyncClient(
-                        base_url=self.base_url,
-                        headers=self.headers,
-                        timeout=self.timeout_s,
-                        limits=limits,
-                    )
+        n = -(-self.max_concurrency // SHARD_CONNECTIONS)
+        limits = httpx.Limits(
+            max_connections=SHARD_CONNECTIONS, max_keepalive_connections=SHARD_CONNECTIONS
+        )
+        shards = [
+            _Shard(
+                httpx.AsyncClient(
+                    base_url=self.base_url,
+                    headers=self.headers,
+                    timeout=self.timeout_s,
+                    limits=limits,
                 )
-                for _ in range(n)
-            ]
-            self._sem = asyncio.Semaphore(self.max_concurrency)
-            self._loop = loop
-        return self._shards, self._sem
+            )
+            for _ in range(n)
+        ]
+        return shards, asyncio.Semaphore(self.max_concurrency)
 
     async def _post(self, body: dict[str, Any]) -> httpx.Response:
-        shards, sem = self._bound()
+        shards, sem = self._bound.get()
         async with sem:  # waiting for a slot does not count against the request timeout
             shard = min(shards, key=lambda s: s.busy)  # always has a free connection
             shard.busy += 1
@@ -203,7 +128,7 @@ class ChatClient:
                 shard.busy -= 1
 
     def _backoff(self, attempt: int) -> float:
-        return random.uniform(0.5, 1.0) * min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**attempt)
+        return backoff_s(attempt, BACKOFF_BASE_S, BACKOFF_MAX_S)
 
     async def chat(self, body: dict[str, Any]) -> ChatReply:
         """One completion; retries 429/5xx/connection errors with backoff honouring Retry-After."""
@@ -220,7 +145,7 @@ class ChatClient:
                 if resp.status_code != 429 and resp.status_code < 500:
                     raise LLMHTTPError(resp.status_code, _error_text(resp))
                 error = f"LLM server returned {resp.status_code} ({_error_text(resp)})"
-                asked = retry_after_s(resp.headers.get("retry-after"))
+                asked = parse_retry_after(resp.headers.get("retry-after"))
                 delay = self._backoff(attempt) if asked is None else asked
                 if delay > RETRY_AFTER_CAP_S:
                     raise LLMError(
@@ -232,7 +157,7 @@ class ChatClient:
 
     async def models(self) -> list[str]:
         """Model ids the server lists at GET /models (a quick reachability check, no retries)."""
-        shards, _ = self._bound()
+        shards, _ = self._bound.get()
         try:
             async with asyncio.timeout(min(5.0, self.timeout_s)):
                 resp = await shards[0].http.get("/models")
@@ -246,10 +171,12 @@ class ChatClient:
             raise LLMError(f"GET {self.base_url}/models: not a model list") from None
 
     async def aclose(self) -> None:
-        if self._loop is asyncio.get_running_loop():
-            for shard in self._shards:
-                await shard.http.aclose()
-        self._shards = []
+        await self._bound.aclose(_close_shards)
+
+
+async def _close_shards(bound: tuple[list[_Shard], asyncio.Semaphore]) -> None:
+    for shard in bound[0]:
+        await shard.http.aclose()
 
 
 def _chat_reply(resp: httpx.Response) -> ChatReply:

@@ -8,18 +8,27 @@ vLLM-only, so llama.cpp's server or any OpenAI-compatible server works too. The 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from hardneg.miners.base import MineQuery, MinerContext, MinerOutput, MinerUnavailable
+from hardneg.miners.base import (
+    MineQuery,
+    MinerBase,
+    MinerContext,
+    MinerOutput,
+    MinerTraits,
+    MinerUnavailable,
+)
+from hardneg.miners.cache import MinerCache
+from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.llm.client import (
+    BREAKER_COOLDOWN_S,
+    BREAKER_FAILURES,
     ChatClient,
     ChatReply,
-    CircuitBreaker,
     LLMError,
     LLMHTTPError,
     normalise_base_url,
@@ -35,6 +44,8 @@ from hardneg.miners.llm.prompt import (
     response_schema,
     salvage,
 )
+from hardneg.miners.llm.settings import LLMSettings
+from hardneg.miners.resilience import CircuitBreaker
 from hardneg.miners.types import Candidate
 
 log = logging.getLogger(__name__)
@@ -56,25 +67,41 @@ class Answer(BaseModel):
 
 
 def _norm(phrase: str) -> str:
+    """How a phrase is shown to the model: casefolded, single spaces."""
     return " ".join(phrase.casefold().split())
 
 
-class LLMMiner:
+def _decode_answer(blob: bytes) -> Answer | None:
+    try:
+        return Answer.model_validate_json(blob)
+    except ValidationError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class LLMMiner(MinerBase):
     """Asks the model for look-alike concepts that are not present, validates and caches them."""
 
     name = "llm"
 
     def __init__(self, ctx: MinerContext) -> None:
-        s = ctx.settings
-        url = getattr(s, "llm_url", None)
+        s = ctx.section(LLMSettings)
+        url = s.llm_url
         if not url:
             raise MinerUnavailable(
                 "no LLM configured: set HARDNEG_LLM_URL to an OpenAI-compatible server"
                 " (e.g. vLLM at http://vllm:8000/v1)"
             )
         self.model: str = s.llm_model
-        self.cache_ttl_s: int = s.llm_cache_ttl_s
-        self.timeout_s: float = s.llm_timeout_s + TIMEOUT_SLACK_S  # read by the pipeline
+        self.timeout_s: float = s.llm_timeout_s + TIMEOUT_SLACK_S
+        self.traits = MinerTraits(timeout_s=self.timeout_s)
+        self.cache_ttl_s = s.llm_cache_ttl_s
+        self.cache: MinerCache[Answer] = MinerCache(
+            ctx.cache,
+            f"llm:{PROMPT_VERSION}",
+            self.cache_ttl_s,
+            encode=lambda a: a.model_dump_json().encode(),
+            decode=_decode_answer,
+        )
         self.version = f"{MINER_REVISION}+prompt.{PROMPT_VERSION}.{PROMPT_HASH[:8]}+{self.model}"
         self.client = ChatClient(
             normalise_base_url(url),
@@ -84,7 +111,7 @@ class LLMMiner:
             retries=s.llm_max_retries,
         )
         self.max_proposals = s.llm_max_proposals
-        self.breaker = CircuitBreaker()
+        self.breaker = CircuitBreaker(BREAKER_FAILURES, BREAKER_COOLDOWN_S, name="LLM")
         # json_schema is the OpenAI/vLLM form; llama-cpp-python only knows json_object+schema.
         self.response_format = "json_schema"
 
@@ -92,11 +119,12 @@ class LLMMiner:
         count = max(1, min(query.k, self.max_proposals))
         present = sorted({_norm(p) for p in query.present})
         avoid = sorted({_norm(p) for p in query.exclude} - set(present))
-        key = self._cache_key(_norm(query.positive), present, avoid, count)
-        answer = await self._cache_get(ctx, key)
+        key = self._cache_text(_norm(query.positive), present, avoid, count)
+        cache = self.cache.on(ctx.cache)
+        answer = await cache.get(key)
         if answer is None:
             answer = await self._ask(query.positive, present, avoid, count)
-            await self._cache_set(ctx, key, answer)
+            await cache.set(key, answer)
         return self._output(query, answer, count)
 
     async def _ask(self, positive: str, present: list[str], avoid: list[str], count: int) -> Answer:
@@ -175,12 +203,12 @@ class LLMMiner:
 
     def _output(self, query: MineQuery, answer: Answer, count: int) -> MinerOutput:
         """Candidates, minus duplicates and echoes of the positive/present/excluded concepts."""
-        taken = {_norm(p) for p in (query.positive, *query.present, *query.exclude)}
+        taken = {match_key(p) for p in (query.positive, *query.present, *query.exclude)}
         seen: set[str] = set()
         echoes = dups = 0
         out: list[Candidate] = []
         for p in answer.proposals:
-            key = _norm(p.phrase)
+            key = match_key(p.phrase)
             if key in taken:
                 echoes += 1
             elif key in seen:
@@ -211,33 +239,13 @@ class LLMMiner:
             phrase=p.phrase, for_positive=positive, source=self.name, kind=p.kind, evidence=evidence
         )
 
-    def _cache_key(self, positive: str, present: list[str], avoid: list[str], count: int) -> str:
-        item = json.dumps(
+    def _cache_text(self, positive: str, present: list[str], avoid: list[str], count: int) -> str:
+        """What identifies an answer: model, prompt, miner revision and the item asked about."""
+        return json.dumps(
             [self.model, PROMPT_HASH, MINER_REVISION, positive, present, avoid, count],
             ensure_ascii=False,
             separators=(",", ":"),
         )
-        return f"llm:{PROMPT_VERSION}:{hashlib.sha256(item.encode()).hexdigest()[:32]}"
-
-    async def _cache_get(self, ctx: MinerContext, key: str) -> Answer | None:
-        if ctx.cache is None:
-            return None
-        try:
-            raw = (await ctx.cache.get_many([key]))[0]
-            return None if raw is None else Answer.model_validate_json(raw)
-        except Exception as exc:  # a cache problem costs a model call, never the answer
-            log.warning("LLM cache read failed (%s); asking the model", exc)
-            return None
-
-    async def _cache_set(self, ctx: MinerContext, key: str, answer: Answer) -> None:
-        if ctx.cache is None:
-            return
-        try:
-            await ctx.cache.set_many(
-                {key: answer.model_dump_json().encode()}, ttl_s=self.cache_ttl_s
-            )
-        except Exception as exc:
-            log.warning("LLM cache write failed: %s", exc)
 
     async def check(self) -> tuple[bool, str]:
         """Readiness: is the server up and does it serve HARDNEG_LLM_MODEL? (for doctor/ready)"""

@@ -1,23 +1,20 @@
 """Where the queries run: the shipped snapshot in-process (pyoxigraph), and a caching wrapper.
 
 The in-process endpoint answers the same ``.rq`` queries as a remote one, so the miner has a
-single code path; the cache wrapper keeps results in-process (LRU) and in the service cache
-(Redis in service mode) under keys that name the miner version, endpoint and snapshot.
+single code path; the cache wrapper keeps results with the miners' cache helper (``hardneg.miners.cache``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip
-import hashlib
 import json
 import logging
 import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from hardneg.miners.base import CacheLike
+from hardneg.miners.cache import CacheLike, MinerCache
 from hardneg.miners.ontology.sparql import Bindings, Endpoint, SparqlBadQuery, SparqlTimeout
 
 log = logging.getLogger(__name__)
@@ -85,70 +82,56 @@ class LocalEndpoint:
 
 
 class CachedEndpoint:
-    """Caches an endpoint's results: in-process LRU first, then the service cache (if any)."""
+    """An endpoint whose SELECT results are kept by the miners' cache helper: in-process LRU,
+    then the service cache (Redis in service mode), under keys naming the miner version,
+    endpoint and snapshot (``ontology:<namespace>:<digest of the query>``)."""
 
     def __init__(
-        self,
-        inner: Endpoint,
-        cache: CacheLike | None,
-        ttl_s: int,
-        namespace: str,
-        lru_size: int = 4096,
+        self, inner: Endpoint, cache: CacheLike | None, ttl_s: int, namespace: str
     ) -> None:
-        self.inner, self.cache, self.ttl_s = inner, cache, ttl_s
-        self.namespace = namespace
+        self.inner = inner
         self.id = inner.id
-        self.lru: OrderedDict[str, Bindings] = OrderedDict()
-        self.lru_size = lru_size
-        self.stats = {"lru": 0, "shared": 0, "miss": 0}
+        self._backend, self._ttl_s = cache, ttl_s
+        self.cache = self._make(namespace)
+
+    def _make(self, namespace: str) -> MinerCache[Bindings]:
+        return MinerCache(
+            self._backend,
+            f"ontology:{namespace}",
+            self._ttl_s,
+            encode=lambda rows: json.dumps(rows).encode(),
+            decode=_decode_bindings,
+        )
+
+    @property
+    def namespace(self) -> str:
+        return self.cache.namespace.removeprefix("ontology:")
+
+    @namespace.setter
+    def namespace(self, value: str) -> None:
+        """A remote endpoint's snapshot id is known only after its first answer: new keys."""
+        self.cache = self._make(value)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return self.cache.stats
 
     def key(self, query: str) -> str:
-        digest = hashlib.sha256(query.encode()).hexdigest()[:32]
-        return f"ontology:{self.namespace}:{digest}"  # the service cache adds "hardneg:"
+        return self.cache.key(query)  # the service cache adds "hardneg:"
 
     async def select(self, query: str, *, deadline: float | None = None) -> Bindings:
-        key = self.key(query)
-        if key in self.lru:
-            self.lru.move_to_end(key)
-            self.stats["lru"] += 1
-            return self.lru[key]
-        shared = await self._get_shared(key)
-        if shared is not None:
-            self.stats["shared"] += 1
-            self._remember(key, shared)
-            return shared
-        self.stats["miss"] += 1
-        rows = await self.inner.select(query, deadline=deadline)
-        self._remember(key, rows)
-        await self._set_shared(key, rows)
+        rows = await self.cache.get(query)
+        if rows is None:
+            rows = await self.inner.select(query, deadline=deadline)
+            await self.cache.set(query, rows)
         return rows
-
-    def _remember(self, key: str, rows: Bindings) -> None:
-        self.lru[key] = rows
-        if len(self.lru) > self.lru_size:
-            self.lru.popitem(last=False)
-
-    async def _get_shared(self, key: str) -> Bindings | None:
-        if self.cache is None:
-            return None
-        try:
-            raw = (await self.cache.get_many([key]))[0]
-            if raw is None:
-                return None
-            rows: Any = json.loads(raw)
-            if isinstance(rows, list) and all(isinstance(r, dict) for r in rows):
-                return rows
-        except Exception as exc:  # a cache failure costs a query, never the answer
-            log.warning("ontology cache read failed: %r", exc)
-        return None
-
-    async def _set_shared(self, key: str, rows: Bindings) -> None:
-        if self.cache is None:
-            return
-        try:
-            await self.cache.set_many({key: json.dumps(rows).encode()}, ttl_s=self.ttl_s)
-        except Exception as exc:
-            log.warning("ontology cache write failed: %r", exc)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def _decode_bindings(blob: bytes) -> Bindings | None:
+    rows: Any = json.loads(blob)
+    if isinstance(rows, list) and all(isinstance(r, dict) for r in rows):
+        return rows
+    return None

@@ -16,7 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hardneg.miners.base import MineQuery, MinerContext, MinerOutput, MinerUnavailable, Related
+from hardneg.miners.base import (
+    MineQuery,
+    MinerBase,
+    MinerContext,
+    MinerOutput,
+    MinerTraits,
+    MinerUnavailable,
+    Progress,
+    Related,
+)
 from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.ontology import queries
 from hardneg.miners.ontology.compose import Composer, add_neighbours, add_swaps
@@ -30,6 +39,7 @@ from hardneg.miners.ontology.linking import (
     score_links,
 )
 from hardneg.miners.ontology.neighbours import LEVELS, Neighbour, level_query, neighbours_from_rows
+from hardneg.miners.ontology.settings import OntologySettings
 from hardneg.miners.ontology.snapshot import default_snapshot_path
 from hardneg.miners.ontology.sparql import Endpoint, Etiquette, HttpEndpoint, SparqlError
 from hardneg.miners.ontology.terms import compact_id
@@ -60,7 +70,7 @@ class Analysis:
         return bool(self.parsed.links)
 
 
-class OntologyMiner:
+class OntologyMiner(MinerBase):
     """Siblings, cousins, leaf uncles and attribute swaps of the positive in the class graph."""
 
     name = "ontology"
@@ -69,9 +79,10 @@ class OntologyMiner:
     def __init__(
         self, ctx: MinerContext, *, snapshot: Path | None = None, endpoint: Endpoint | None = None
     ) -> None:
-        s = ctx.settings
+        s = ctx.section(OntologySettings)
         self.timeout_s = float(s.miner_timeout_s)
-        url = getattr(s, "sparql_url", None)
+        self.traits = MinerTraits(timeout_s=self.timeout_s)
+        url = s.sparql_url
         inner: Endpoint
         if endpoint is not None:
             inner, self.snapshot_id = endpoint, f"endpoint:{endpoint.id}"
@@ -84,9 +95,7 @@ class OntologyMiner:
             inner = HttpEndpoint(url, etiquette)
             self.snapshot_id = f"endpoint:{inner.id}"
         else:
-            path = Path(
-                snapshot or getattr(s, "ontology_snapshot", None) or default_snapshot_path()
-            )
+            path = Path(snapshot or s.ontology_snapshot or default_snapshot_path())
             if not path.is_file():
                 raise MinerUnavailable(f"no ontology snapshot at {path}; set HARDNEG_SPARQL_URL")
             try:
@@ -105,7 +114,7 @@ class OntologyMiner:
     def _namespace(self) -> str:
         return f"{MINER_VERSION}:{self.endpoint_id}:{self.snapshot_id}"
 
-    async def ready(self, progress: object = None) -> None:
+    async def ready(self, progress: Progress | None = None) -> None:
         """Warm-up hook of the pipeline: snapshot id and attribute vocabularies, now. An
         endpoint that is down must not stop the service from starting: tried again on use."""
         try:

@@ -11,11 +11,8 @@ endpoint that keeps failing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import email.utils
 import json
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +21,23 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from hardneg.miners.errors import CircuitOpen, MinerTimeout, UpstreamError
+from hardneg.miners.resilience import CircuitBreaker, LoopLocal, backoff_s, parse_retry_after
+
+__all__ = [
+    "Bindings",
+    "Endpoint",
+    "Etiquette",
+    "HttpEndpoint",
+    "SparqlBadQuery",
+    "SparqlError",
+    "SparqlRateLimited",
+    "SparqlTimeout",
+    "SparqlUnavailable",
+    "parse_bindings",
+    "parse_retry_after",
+]
+
 log = logging.getLogger(__name__)
 
 Bindings = list[dict[str, str]]
@@ -31,11 +45,11 @@ SPARQL_JSON = "application/sparql-results+json"
 CONSTRUCT_ACCEPT = "application/n-triples, text/turtle;q=0.9"
 
 
-class SparqlError(Exception):
+class SparqlError(UpstreamError):
     """A SPARQL endpoint did not answer usefully (base class of the errors below)."""
 
 
-class SparqlTimeout(SparqlError):
+class SparqlTimeout(SparqlError, MinerTimeout):
     """No answer within the request timeout or the caller's deadline."""
 
 
@@ -43,7 +57,7 @@ class SparqlRateLimited(SparqlError):
     """The endpoint asked us to wait (429 + Retry-After) longer than the time we have."""
 
 
-class SparqlUnavailable(SparqlError):
+class SparqlUnavailable(SparqlError, CircuitOpen):
     """The circuit breaker is open: the endpoint failed repeatedly and is left alone for a while."""
 
 
@@ -73,58 +87,6 @@ class Etiquette:
     backoff_max_s: float = 8.0
     breaker_failures: int = 5
     breaker_reset_s: float = 30.0
-
-
-class CircuitBreaker:
-    """Opens after ``failures`` consecutive failures; after ``reset_s`` lets one trial through."""
-
-    def __init__(self, failures: int, reset_s: float, clock: Callable[[], float]) -> None:
-        self.failures, self.reset_s, self.clock = failures, reset_s, clock
-        self.consecutive = 0
-        self.open_until: float | None = None
-        self.trial_running = False
-
-    @property
-    def state(self) -> str:
-        if self.open_until is None:
-            return "closed"
-        return "open" if self.clock() < self.open_until else "half-open"
-
-    def check(self) -> None:
-        """Raise :class:`SparqlUnavailable` unless a request may go out now."""
-        state = self.state
-        if state == "open" or (state == "half-open" and self.trial_running):
-            wait = max(0.0, (self.open_until or 0.0) - self.clock())
-            raise SparqlUnavailable(
-                f"circuit open after {self.consecutive} consecutive failures; retry in {wait:.0f}s"
-            )
-        if state == "half-open":
-            self.trial_running = True
-
-    def success(self) -> None:
-        self.consecutive, self.open_until, self.trial_running = 0, None, False
-
-    def failure(self) -> None:
-        self.consecutive += 1
-        self.trial_running = False
-        if self.consecutive >= self.failures or self.open_until is not None:
-            self.open_until = self.clock() + self.reset_s
-            log.warning("SPARQL circuit opened for %.0fs", self.reset_s)
-
-
-def parse_retry_after(value: str | None, now_epoch: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    now = time.time() if now_epoch is None else now_epoch
-    return max(0.0, when.timestamp() - now)
 
 
 def parse_bindings(body: bytes) -> Bindings:
@@ -163,21 +125,21 @@ class HttpEndpoint:
         self.url, self.etiquette = url, etiquette
         self.id = f"{parts.netloc}{parts.path}"
         self.clock, self.sleep = clock, sleep
-        self.breaker = CircuitBreaker(etiquette.breaker_failures, etiquette.breaker_reset_s, clock)
+        self.breaker = CircuitBreaker(
+            etiquette.breaker_failures,
+            etiquette.breaker_reset_s,
+            clock,
+            name=f"SPARQL {self.id}",
+            error=SparqlUnavailable,
+        )
         self.not_before = 0.0  # shared by all callers: set by Retry-After
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._client: httpx.AsyncClient | None = None
-        self._sem: asyncio.Semaphore | None = None
+        self._bound = LoopLocal(self._open)
 
-    def _resources(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
-        """Client and semaphore of the running loop (both are bound to the loop they start in)."""
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._sem is None or self._loop is not loop:
-            headers = {"User-Agent": self.etiquette.user_agent}
-            self._client = httpx.AsyncClient(headers=headers, follow_redirects=True)
-            self._sem = asyncio.Semaphore(self.etiquette.max_inflight)
-            self._loop = loop
-        return self._client, self._sem
+    def _open(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        """Client and semaphore for the running loop (both are bound to the loop they start in)."""
+        headers = {"User-Agent": self.etiquette.user_agent}
+        client = httpx.AsyncClient(headers=headers, follow_redirects=True)
+        return client, asyncio.Semaphore(self.etiquette.max_inflight)
 
     async def select(self, query: str, *, deadline: float | None = None) -> Bindings:
         """Run a SELECT/ASK query; raises a :class:`SparqlError` subclass on failure."""
@@ -185,7 +147,7 @@ class HttpEndpoint:
         try:
             return parse_bindings(resp.content)
         except SparqlError:
-            self.breaker.failure()
+            self.breaker.failure("malformed results")
             raise
 
     async def construct(self, query: str, *, deadline: float | None = None) -> tuple[bytes, str]:
@@ -202,7 +164,7 @@ class HttpEndpoint:
             deadline = self.clock() + et.timeout_s * (et.max_retries + 1)
         attempt = 0
         while True:
-            self.breaker.check()
+            self.breaker.before_call()
             try:
                 return await self._attempt(query, accept, deadline)
             except _Retry as retry:
@@ -211,14 +173,13 @@ class HttpEndpoint:
                     raise SparqlError(
                         f"{self.id}: gave up after {attempt} attempts: {retry}"
                     ) from None
-                delay = retry.delay if retry.delay is not None else self._backoff(attempt)
+                delay = retry.delay if retry.delay is not None else self._backoff(attempt - 1)
                 if self.clock() + delay >= deadline:
                     raise SparqlTimeout(f"{self.id}: {retry}; no time left to retry") from None
                 await self.sleep(delay)
 
-    def _backoff(self, attempt: int) -> float:
-        base = min(self.etiquette.backoff_max_s, self.etiquette.backoff_s * 2 ** (attempt - 1))
-        return base / 2 + random.random() * base / 2
+    def _backoff(self, retry: int) -> float:
+        return backoff_s(retry, self.etiquette.backoff_s, self.etiquette.backoff_max_s)
 
     async def _wait_turn(self, deadline: float) -> None:
         """Sleep until a Retry-After set by any caller has passed, or fail if it outlasts us."""
@@ -230,7 +191,7 @@ class HttpEndpoint:
             await self.sleep(wait)
 
     async def _attempt(self, query: str, accept: str, deadline: float) -> httpx.Response:
-        client, sem = self._resources()
+        client, sem = self._bound.get()
         await self._wait_turn(deadline)
         async with sem:
             await self._wait_turn(deadline)  # a 429 may have arrived while we queued
@@ -245,12 +206,12 @@ class HttpEndpoint:
                     timeout=min(self.etiquette.timeout_s, left),
                 )
             except httpx.TimeoutException as exc:
-                self.breaker.failure()
+                self.breaker.failure("timeout")
                 raise SparqlTimeout(
                     f"{self.id}: no answer in {min(self.etiquette.timeout_s, left):.1f}s"
                 ) from exc
             except httpx.TransportError as exc:
-                self.breaker.failure()
+                self.breaker.failure(f"connection failed: {type(exc).__name__}")
                 raise _Retry(f"connection failed: {exc!r}") from exc
         return self._check(resp)
 
@@ -261,22 +222,19 @@ class HttpEndpoint:
             return resp
         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         if code == 429:
-            wait = retry_after if retry_after is not None else self._backoff(1)
+            wait = retry_after if retry_after is not None else self._backoff(0)
             self.not_before = max(self.not_before, self.clock() + wait)
             log.info("%s: 429, waiting %.1fs as asked", self.id, wait)
             raise _Retry(f"429 Too Many Requests (Retry-After {wait:.1f}s)", delay=0.0)
         if code >= 500:
-            self.breaker.failure()
+            self.breaker.failure(f"HTTP {code}")
             if retry_after is not None:
                 self.not_before = max(self.not_before, self.clock() + retry_after)
             raise _Retry(f"HTTP {code}: {_snippet(resp)}", delay=0.0 if retry_after else None)
         raise SparqlBadQuery(f"{self.id}: HTTP {code}: {_snippet(resp)}")
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            with contextlib.suppress(RuntimeError):  # its loop is gone: nothing left to close
-                await self._client.aclose()
-        self._client = self._sem = self._loop = None
+        await self._bound.aclose(lambda bound: bound[0].aclose())
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -11,23 +11,30 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hardneg.miners.base import MineQuery, MinerContext, MinerOutput, MinerUnavailable
+from hardneg.miners.base import (
+    AsyncEmbedder,
+    MineQuery,
+    MinerBase,
+    MinerContext,
+    MinerOutput,
+    MinerUnavailable,
+    Progress,
+)
 from hardneg.miners.knowledge import Knowledge
 from hardneg.miners.knowledge.normalize import match_key, normalize
 from hardneg.miners.types import Candidate
+from hardneg.miners.vocabulary.settings import VocabularySettings
 
 if TYPE_CHECKING:
     from hardneg.miners.base import Embedder
     from hardneg.service.similarity.index import VectorIndex
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,10 @@ def build_index(
 
 
 def load_or_build_index(
-    vocab: Vocabulary, embedder: Embedder, settings: Any, progress: Progress | None = None
+    vocab: Vocabulary,
+    embedder: Embedder,
+    settings: VocabularySettings,
+    progress: Progress | None = None,
 ) -> VectorIndex:
     """The stored index for (vocabulary, embedder) if there is one, else build and store it."""
     from hardneg.service.similarity.index import VectorIndex
@@ -133,7 +143,7 @@ def load_or_build_index(
     return index
 
 
-class VocabularyMiner:
+class VocabularyMiner(MinerBase):
     """Proposes the concepts of the vocabulary nearest to the positive."""
 
     name = "vocabulary"
@@ -142,23 +152,23 @@ class VocabularyMiner:
     def __init__(self, ctx: MinerContext) -> None:
         if ctx.embedder is None:
             raise MinerUnavailable("no embedder")
-        settings = ctx.settings
-        self._knowledge: Knowledge = ctx.extras.get("knowledge") or Knowledge.load_default()
-        path = getattr(settings, "vocab_path", None)
+        settings = ctx.section(VocabularySettings)
+        self._knowledge: Knowledge = ctx.knowledge_or_default()
+        path = settings.vocab_path
         self.vocab = (
             load_vocabulary_file(Path(path)) if path else default_vocabulary(self._knowledge)
         )
         self.version = f"1+{self.vocab.digest[:8]}"
-        self._embedder: Embedder = getattr(ctx.embedder, "inner", ctx.embedder)
+        self.snapshot_id = f"{self.vocab.source}@{self.vocab.digest[:8]}"
+        self._embedder: AsyncEmbedder = ctx.embedder
         self._settings = settings
         self._index: VectorIndex | None = None
         self._lock = asyncio.Lock()
 
-    @property
-    def snapshot_id(self) -> str:
-        return f"{self.vocab.source}@{self.vocab.digest[:8]}"
+    async def ready(self, progress: Progress | None = None) -> None:
+        await self.index(progress)
 
-    async def ready(self, progress: Progress | None = None) -> VectorIndex:
+    async def index(self, progress: Progress | None = None) -> VectorIndex:
         """Load or build the index once (in a worker thread: it encodes the whole vocabulary)."""
         async with self._lock:
             if self._index is None:
@@ -170,14 +180,10 @@ class VocabularyMiner:
     async def mine(self, query: MineQuery, ctx: MinerContext) -> MinerOutput:
         """Neighbours of the positive and of its head noun ("school bus" for "yellow school bus"):
         attribute words pull text embeddings towards other yellow things, the head keeps types."""
-        index = await self.ready()
+        index = await self.index()
         _, head = self._knowledge.split_attributes(query.positive)
         texts = list(dict.fromkeys([query.positive, head or query.positive]))
-        encode = getattr(ctx.embedder, "encode", None)
-        if encode is not None:
-            vecs = await encode(texts)
-        else:
-            vecs = await asyncio.to_thread(self._embedder.encode_text, texts)
+        vecs = await self._embedder.encode(texts)
         want = min(index.size, max(query.k * 4, 64))
         scores, ids = await asyncio.to_thread(index.search, vecs, want)
         best: dict[int, float] = {}

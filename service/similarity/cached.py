@@ -1,36 +1,39 @@
-"""Embeddings cached per (embedder id, text): a small in-process LRU in front of the service cache.
+"""Embeddings cached per (embedder id, text) with the miners' cache helper, encoded once.
 
-Each text is encoded once per embedder across requests and workers: the LRU answers repeats
-within a process, the service cache (Redis) across processes; only the misses reach the model,
-in one batch, in a worker thread so the event loop keeps serving.
+Each text is encoded once per embedder across requests and workers: the helper's in-process LRU
+answers repeats within a process, the service cache (Redis) across processes; only the misses
+reach the model, in one batch, in a worker thread so the event loop keeps serving. Concurrent
+callers missing the same text wait for one encoding.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from hardneg.miners.base import CacheLike, Embedder
+from hardneg.miners.cache import CacheLike, MinerCache
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from hardneg.miners.base import Embedder
 
 
 def embedding_key(embedder_id: str, text: str) -> str:
     """Cache key of one text's embedding: ``emb:{embedder id}:{sha1(text)}``."""
-    return f"emb:{embedder_id}:{hashlib.sha1(text.encode('utf-8')).hexdigest()}"
+    return f"emb:{embedder_id}:{_sha1(text)}"
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 class CachedEmbedder:
-    """Async wrapper: embeddings cached in the service cache under key emb:{embedder.id}:{sha1(text)}
-    (float32 bytes) + a small in-process LRU; encodes only the misses, in batches, in a worker thread.
-    """
+    """Async wrapper of an :class:`Embedder`: ``encode`` is cached (float32 bytes under
+    :func:`embedding_key`) and runs the model in a worker thread; ``encode_text`` is the inner
+    embedder's synchronous, uncached call (for index builds in a thread)."""
 
     def __init__(
         self,
@@ -40,15 +43,33 @@ class CachedEmbedder:
         lru_size: int = 50_000,
     ) -> None:
         self.inner = embedder
-        self.cache = cache
-        self.ttl_s = ttl_s
-        self.lru_size = lru_size
         self.id: str = embedder.id
         self.dim: int = embedder.dim
-        self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.cache: MinerCache[np.ndarray] = MinerCache(
+            cache,
+            f"emb:{embedder.id}",
+            ttl_s,
+            encode=lambda v: np.ascontiguousarray(v, dtype=np.float32).tobytes(),
+            decode=self._decode,
+            lru_size=lru_size,
+            digest=_sha1,
+        )
         # In-flight fetches keyed by (event loop, text): identical concurrent misses encode once.
         self._pending: dict[tuple[int, str], asyncio.Future[np.ndarray]] = {}
-        self.stats = {"lru_hits": 0, "cache_hits": 0, "encoded": 0}
+        self._encoded = 0
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {
+            "lru_hits": self.cache.stats["lru"],
+            "cache_hits": self.cache.stats["shared"],
+            "encoded": self._encoded,
+        }
+
+    def _decode(self, blob: bytes) -> np.ndarray:
+        if len(blob) != 4 * self.dim:
+            raise ValueError(f"cached embedding of wrong size {len(blob)}")
+        return np.frombuffer(blob, dtype=np.float32).copy()
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """Synchronous, uncached: the inner embedder's ``encode_text`` (for threads and indexes)."""
@@ -60,7 +81,11 @@ class CachedEmbedder:
             raise TypeError("encode takes a sequence of strings, not one string")
         items = list(texts)
         found: dict[str, np.ndarray] = {}
-        misses = [t for t in dict.fromkeys(items) if not self._from_lru(t, found)]
+        for t in dict.fromkeys(items):
+            vec = self.cache.peek(t)
+            if vec is not None:
+                found[t] = vec
+        misses = [t for t in dict.fromkeys(items) if t not in found]
         loop_id = id(asyncio.get_running_loop())
         waiting = {t: f for t in misses if (f := self._pending.get((loop_id, t))) is not None}
         mine = [t for t in misses if t not in waiting]
@@ -79,10 +104,7 @@ class CachedEmbedder:
         futs: dict[str, asyncio.Future[np.ndarray]] = {t: loop.create_future() for t in texts}
         self._pending.update({(loop_id, t): f for t, f in futs.items()})
         try:
-            got = await self._get_remote(texts)
-            todo = [t for t in texts if t not in got]
-            if todo:
-                got.update(await self._encode_and_store(todo))
+            got = await self._fetch(texts)
             for t, f in futs.items():
                 f.set_result(got[t])
             return got
@@ -99,58 +121,20 @@ class CachedEmbedder:
                 if self._pending.get((loop_id, t)) is f:
                     del self._pending[(loop_id, t)]
 
-    def _from_lru(self, text: str, found: dict[str, np.ndarray]) -> bool:
-        vec = self._lru.get(text)
-        if vec is None:
-            return False
-        self._lru.move_to_end(text)
-        found[text] = vec
-        self.stats["lru_hits"] += 1
-        return True
-
-    def _remember(self, text: str, vec: np.ndarray) -> None:
-        self._lru[text] = vec
-        self._lru.move_to_end(text)
-        while len(self._lru) > self.lru_size:
-            self._lru.popitem(last=False)
-
-    async def _get_remote(self, texts: list[str]) -> dict[str, np.ndarray]:
-        """Vectors the service cache holds; a failing or corrupt cache reads as misses."""
-        if self.cache is None:
-            return {}
-        try:
-            blobs = await self.cache.get_many([embedding_key(self.id, t) for t in texts])
-        except Exception as exc:  # the cache is an optimisation: never fail an answer for it
-            log.warning("embedding cache read failed (%s); encoding instead", exc)
-            return {}
-        got: dict[str, np.ndarray] = {}
-        for text, blob in zip(texts, blobs, strict=True):
-            if blob is None:
-                continue
-            if len(blob) != 4 * self.dim:
-                log.warning("ignoring cached embedding of wrong size %d for %r", len(blob), text)
-                continue
-            vec = np.frombuffer(blob, dtype=np.float32).copy()
-            got[text] = vec
-            self._remember(text, vec)
-        self.stats["cache_hits"] += len(got)
-        return got
-
-    async def _encode_and_store(self, texts: list[str]) -> dict[str, np.ndarray]:
-        vecs = await asyncio.to_thread(self.inner.encode_text, texts)
+    async def _fetch(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Vectors the caches hold, and the rest encoded in one batch and stored."""
+        cached = await self.cache.get_many(texts)
+        got = {t: v for t, v in zip(texts, cached, strict=True) if v is not None}
+        todo = [t for t in texts if t not in got]
+        if not todo:
+            return got
+        vecs = await asyncio.to_thread(self.inner.encode_text, todo)
         vecs = np.ascontiguousarray(vecs, dtype=np.float32)
-        if vecs.shape != (len(texts), self.dim):
+        if vecs.shape != (len(todo), self.dim):
             raise RuntimeError(
-                f"embedder {self.id} returned shape {vecs.shape} for {len(texts)} texts"
+                f"embedder {self.id} returned shape {vecs.shape} for {len(todo)} texts"
             )
-        self.stats["encoded"] += len(texts)
-        out = {t: vecs[i] for i, t in enumerate(texts)}
-        for t, v in out.items():
-            self._remember(t, v)
-        if self.cache is not None:
-            blobs = {embedding_key(self.id, t): v.tobytes() for t, v in out.items()}
-            try:
-                await self.cache.set_many(blobs, self.ttl_s)
-            except Exception as exc:
-                log.warning("embedding cache write failed (%s); continuing uncached", exc)
-        return out
+        self._encoded += len(todo)
+        new = {t: vecs[i] for i, t in enumerate(todo)}
+        await self.cache.set_many(new)
+        return got | new

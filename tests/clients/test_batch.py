@@ -10,6 +10,7 @@ import pytest
 from hardneg.clients.cli import batch
 from hardneg.clients.cli.batch import BatchInputError, read_items, run_batch
 from hardneg.miners.types import MineOptions
+from hardneg.service.local import LocalBackend
 
 
 @pytest.fixture
@@ -17,13 +18,14 @@ def in_process(monkeypatch, make_pipeline):
     """run_batch's in-process path, on the session's MiniLM pipeline."""
     pipe = make_pipeline()
 
-    async def miner(url):
-        async def close():
+    class Shared(LocalBackend):
+        async def aclose(self) -> None:  # the session's pipeline outlives one batch run
             return None
 
-        return pipe.mine, close
+    async def open_backend(url, **_):
+        return Shared(pipe)
 
-    monkeypatch.setattr(batch, "_miner", miner)
+    monkeypatch.setattr(batch, "open_backend", open_backend)
     return pipe
 
 

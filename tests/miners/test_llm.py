@@ -13,16 +13,14 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 
 from hardneg.miners.base import MineQuery, MinerContext, build_registry
+from hardneg.miners.errors import CircuitOpen
 from hardneg.miners.llm import LLMMiner
 from hardneg.miners.llm.client import (
     MAX_RETRIES,
-    CircuitBreaker,
-    CircuitOpen,
     LLMError,
     LLMHTTPError,
     LLMTimeout,
     normalise_base_url,
-    retry_after_s,
 )
 from hardneg.miners.llm.prompt import (
     PROMPT_HASH,
@@ -31,6 +29,8 @@ from hardneg.miners.llm.prompt import (
     parse_reply,
     salvage,
 )
+from hardneg.miners.resilience import CircuitBreaker
+from hardneg.miners.resilience import parse_retry_after as retry_after_s
 from hardneg.miners.types import Kind
 from hardneg.service.settings import Settings
 from tests.fakes import openai_server as fake

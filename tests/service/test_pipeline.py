@@ -6,7 +6,15 @@ import asyncio
 
 import pytest
 
-from hardneg.miners.base import MineQuery, MinerContext, MinerOutput, MinerUnavailable, Related
+from hardneg.miners.base import (
+    MineQuery,
+    MinerBase,
+    MinerContext,
+    MinerOutput,
+    MinerTraits,
+    MinerUnavailable,
+    Related,
+)
 from hardneg.miners.types import Candidate, Kind, Negative, NegativesRequest
 from hardneg.miners.vocabulary import VocabularyMiner
 from hardneg.service.cache import RedisCache
@@ -14,7 +22,7 @@ from hardneg.service.pipeline import UnknownMiner
 from tests.procs import RedisServer
 
 
-class EchoMiner:
+class EchoMiner(MinerBase):
     """A test miner proposing fixed look-alikes (standing in for any plugin)."""
 
     name, version = "echo", "1"
@@ -38,7 +46,7 @@ class EchoMiner:
         )
 
 
-class BrokenMiner:
+class BrokenMiner(MinerBase):
     name, version = "broken", "1"
 
     def __init__(self, ctx: MinerContext) -> None: ...
@@ -47,9 +55,9 @@ class BrokenMiner:
         raise ConnectionError("upstream refused the connection")
 
 
-class SlowMiner:
+class SlowMiner(MinerBase):
     name, version = "slow", "1"
-    timeout_s = 0.2
+    traits = MinerTraits(timeout_s=0.2)
 
     def __init__(self, ctx: MinerContext) -> None: ...
 
@@ -58,7 +66,7 @@ class SlowMiner:
         return MinerOutput()
 
 
-class AliasSource:
+class AliasSource(MinerBase):
     """A knowledge source (as the ontology miner is) claiming 'minivan' is an alias of 'bus'."""
 
     name, version = "aliases", "1"

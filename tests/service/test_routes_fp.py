@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from hardneg.miners.false_positive import open_store
 from hardneg.service.errors import install_error_handlers
 from hardneg.service.routes_fp import aclose, router
 from hardneg.service.settings import Settings
@@ -24,6 +25,7 @@ async def client(
     app = FastAPI()
     install_error_handlers(app)
     app.state.settings = Settings(fp_store_path=tmp_path / "fp.sqlite", redis_url=redis_url)
+    app.state.fp_store = open_store(app.state.settings)
     app.include_router(router)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
@@ -109,6 +111,7 @@ async def test_store_down_is_503(tmp_path):
     from tests.procs import free_port
 
     app.state.settings = Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    app.state.fp_store = open_store(app.state.settings)
     app.include_router(router)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hardneg.miners.base import MineQuery, MinerContext, MinerOutput
+from hardneg.miners.base import MineQuery, MinerBase, MinerContext, MinerOutput
 from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.ontology import OntologyMiner
 from hardneg.miners.types import Candidate, Kind, NegativesRequest
@@ -18,7 +18,7 @@ from tests.miners.ontology.fake_wdqs import FakeWDQS, Reply
 from tests.procs import free_port
 
 
-class OtherMiner:
+class OtherMiner(MinerBase):
     """Any other miner of the service (stands in for the vocabulary or LLM miner)."""
 
     name, version = "other", "1"
