@@ -5,7 +5,7 @@ JSON, HTTP, validation, candidates) and how it scales with concurrency; a real v
 generation time on top. The fake runs in its own process so it does not share our GIL.
 "client CPU ms/item" is this process's CPU time per mined item (miner + httpx + event loop);
 the last column posts the same body through a single httpx pool, the design the miner's sharded
-pools replace (see SHARD_CONNECTIONS in miners/llm_client.py).
+pools replace (see SHARD_CONNECTIONS in miners/llm/client.py).
 
     python bench/bench_llm.py [--items 300] [--levels 1,8,64]
 """

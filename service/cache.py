@@ -138,6 +138,20 @@ class _SingleFlight(ABC):
         # shield: a cancelled first caller must not cancel the computation the others await
         return await asyncio.shield(task)
 
+    @abstractmethod
+    async def set_many(self, items: Mapping[str, bytes], ttl_s: int | None = None) -> None: ...
+
+    async def _compute_and_store(
+        self, key: str, compute: Compute, ttl: TtlFor
+    ) -> tuple[bytes, bool]:
+        """Compute, then store with the TTL ``ttl`` picks for the value (or not at all)."""
+        value = await compute()
+        ttl_s = ttl(value)
+        if ttl_s is None:
+            return value, False
+        await self.set_many({key: value}, ttl_s)
+        return value, True
+
     def _forget(self, key: str, task: asyncio.Task[tuple[bytes, bool]]) -> None:
         if self._inflight.get(key) is task:
             del self._inflight[key]
@@ -198,12 +212,7 @@ class LRUCache(_SingleFlight):
         hit = self._get(key, self._clock())
         if hit is not None:
             return hit, False
-        value = await compute()
-        ttl_s = ttl(value)
-        if ttl_s is None:
-            return value, False
-        await self.set_many({key: value}, ttl_s)
-        return value, True
+        return await self._compute_and_store(key, compute, ttl)
 
     async def ping(self) -> tuple[bool, str]:
         return True, (
@@ -353,12 +362,7 @@ class RedisCache(_SingleFlight):
                 return await self._compute_locked(vkey, lkey, token, compute, ttl)
             await asyncio.sleep(delay)  # someone else computes; their value appears soon
             delay = min(delay * 1.5, 0.1)
-        value = await compute()
-        ttl_s = ttl(value)
-        if ttl_s is None:
-            return value, False
-        await self.set_many({key: value}, ttl_s)
-        return value, True
+        return await self._compute_and_store(key, compute, ttl)  # Redis down: compute without it
 
     async def _compute_locked(
         self, vkey: str, lkey: str, token: str, compute: Compute, ttl: TtlFor

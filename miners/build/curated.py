@@ -1,4 +1,4 @@
-"""Hand-curated inputs of ``build_vocab``: every decision here is written down with its reason.
+"""Hand-curated inputs of the data builders (``vocab``, ``lexicon``, ``ontology_wordnet``): every decision here is written down with its reason.
 
 Everything else in the shipped data is derived from LVIS v1, COCO 2017 and WordNet 3.0 by code.
 """

@@ -1,6 +1,6 @@
 """Builds the word-level data files from WordNet 3.0: ``morphology.json.gz`` and ``attributes.json``.
 
-Called by ``build_vocab`` (the one entry point for all shipped data); split out to keep modules
+Called by ``vocab`` (the one entry point for all shipped data); split out to keep modules
 small. Curated inputs come from ``curated.py``; everything else is read from WordNet.
 """
 

@@ -2,7 +2,7 @@
 
 Built for vLLM (``/v1/chat/completions`` with a JSON-schema ``response_format``) but asks nothing
 vLLM-only, so llama.cpp's server or any OpenAI-compatible server works too. The HTTP side
-(retries, Retry-After, concurrency limit, circuit breaker) lives in ``llm_client``.
+(retries, Retry-After, concurrency limit, circuit breaker) lives in ``client`` on the shared ``hardneg.miners.resilience``.
 """
 
 from __future__ import annotations

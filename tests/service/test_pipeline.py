@@ -251,3 +251,34 @@ def test_attribute_swaps_are_capped_but_fill_gaps():
     got = _cap_kinds(colours + types, k=10, share=0.3)
     assert [n.kind for n in got].count(Kind.colour) == 3 and len(got) == 10
     assert [n.phrase for n in _cap_kinds(colours, k=5, share=0.3)] == ["c0", "c1", "c2", "c3", "c4"]
+
+
+async def test_a_degraded_answer_is_stored_once_with_the_short_ttl(make_pipeline, own_redis):
+    """The cache layer picks the TTL when it stores: one SET, degraded_ttl_s, never a week."""
+    import redis as redis_sync
+
+    raw = redis_sync.Redis.from_url(own_redis.url)
+    raw.flushall()
+    raw.config_set("notify-keyspace-events", "K$")  # keyspace events for string commands
+    events = raw.pubsub()
+    events.psubscribe("__keyspace@0__:hardneg:neg:*")
+    cache = RedisCache(own_redis.url)
+    pipe = make_pipeline(
+        cache=cache, factories=FACTORIES, miners=["vocabulary", "broken"], degraded_ttl_s=45
+    )
+    resp = await pipe.mine(_req(k=5))
+    assert resp.items[0].degraded is True
+    keys = raw.keys("hardneg:neg:*")
+    assert len(keys) == 1 and 0 < raw.ttl(keys[0]) <= 45
+    healthy = await pipe.mine(_req(k=5, miners=["vocabulary"]))
+    assert healthy.items[0].degraded is False
+    long_lived = [k for k in raw.keys("hardneg:neg:*") if raw.ttl(k) > 45]
+    assert len(long_lived) == 1 and raw.ttl(long_lived[0]) > 24 * 3600
+    await pipe.aclose()
+    writes = []
+    while (msg := events.get_message(timeout=0.2)) is not None:
+        if msg["type"] == "pmessage" and msg["data"] == b"set":
+            writes.append(msg["channel"])
+    events.close()
+    raw.close()
+    assert len(writes) == 2  # each answer written once, with its TTL

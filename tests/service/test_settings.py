@@ -38,3 +38,21 @@ def test_builtin_miners_are_entry_points_and_the_allow_list_applies():
     )
     assert reg.disabled["false_positive"] == "not in HARDNEG_MINERS allow-list"
     assert "HARDNEG_LLM_URL" in reg.disabled["llm"]  # no URL configured: disabled with a reason
+
+
+def test_a_misspelt_variable_fails_naming_the_setting_it_resembles(monkeypatch):
+    monkeypatch.setenv("HARDNEG_LLM_ULR", "http://vllm:8000/v1")
+    with pytest.raises(
+        ValidationError, match="unknown setting HARDNEG_LLM_ULR; did you mean HARDNEG_LLM_URL"
+    ):
+        Settings(_env_file=None)
+    monkeypatch.delenv("HARDNEG_LLM_ULR")
+    monkeypatch.setenv("HARDNEG_TEST_LLM_URL", "http://x")  # the test suite's own: not a setting
+    assert Settings(_env_file=None).llm_url is None
+
+
+def test_a_misspelt_key_in_a_dotenv_file_fails(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text("HARDNEG_DEFAUL_K=5\n")
+    with pytest.raises(ValidationError, match="hardneg_defaul_k"):
+        Settings(_env_file=env)
