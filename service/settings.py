@@ -121,18 +121,6 @@ class CacheSettings(RedisSettings):
     redis_timeout_s: float = Field(0.5, gt=0, description="Socket timeout for Redis calls.")
 
 
-SECTIONS: tuple[type[SettingsSection], ...] = (
-    ServiceSettings,
-    PipelineSettings,
-    EmbedderSettings,
-    CacheSettings,
-    VocabularySettings,
-    OntologySettings,
-    LLMSettings,
-    FalsePositiveSettings,
-)
-
-
 class Settings(
     ServiceSettings,
     PipelineSettings,
@@ -154,6 +142,10 @@ class Settings(
         if unknown:
             raise ValueError("; ".join(unknown))
         return self
+
+
+# The composed sections, in the order the reference documents them.
+SECTIONS: tuple[type[SettingsSection], ...] = Settings.__bases__
 
 
 def unknown_variables(environ: dict[str, str] | os._Environ[str]) -> list[str]:
