@@ -1,6 +1,9 @@
-"""The one orchestrator: cache lookup -> miners -> merge -> guard -> similarity filter -> cache store.
+"""The one orchestrator: cache lookup -> mine each distinct positive -> cache -> assemble items.
 
 Routes, the CLI and batch jobs all call :meth:`Pipeline.mine`; nothing else re-implements the flow.
+Cost follows distinct positives, not items: a positive is mined once (miners, its guard, ranking;
+``service/mining.py``) and cached; every item is then assembled from its positives' results with
+its own present concepts, exclusions and item steps (``service/assemble.py``).
 """
 
 from __future__ import annotations
@@ -8,44 +11,44 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from hardneg.miners.base import (
-    MineQuery,
-    MinerContext,
-    MinerFactory,
-    MinerOutput,
-    Progress,
-    Registry,
-    Related,
-    build_registry,
-)
+from hardneg.miners.base import MinerContext, MinerFactory, Progress, Registry, build_registry
 from hardneg.miners.errors import InvalidInput
+from hardneg.miners.false_positive.miner import FalsePositiveMiner
 from hardneg.miners.false_positive.store import FPStore, open_store
-from hardneg.miners.knowledge import Guard, Knowledge, normalize
+from hardneg.miners.knowledge import Knowledge, normalize
 from hardneg.miners.types import (
     ItemResult,
     MineOptions,
-    MinerStatus,
     NegativesRequest,
     NegativesResponse,
     RequestItem,
 )
 from hardneg.service import metrics
+from hardneg.service.assemble import Assembler, is_bare
 from hardneg.service.cache import Cache, cache_key, make_cache
-from hardneg.service.notes import combine_status, write_notes
-from hardneg.service.rank import Band, Ranker
+from hardneg.service.fp_step import FalsePositiveImageStep
+from hardneg.service.mining import PositiveMiner, Resolved
+from hardneg.service.rank import Band
 from hardneg.service.settings import Settings
 from hardneg.service.similarity import CachedEmbedder, default_band, load_embedder
+from hardneg.service.steps import ItemStep
+from hardneg.service.stored import (
+    CACHE_SCHEMA,
+    DEGRADED_MARK,
+    Plan,
+    bare_part,
+    from_store,
+    item_payload,
+    positive_of,
+    positive_record,
+    readable,
+)
 
 log = logging.getLogger(__name__)
 
-CACHE_SCHEMA = 1  # bump when the stored item format changes
-STORED_PREFIX = b'{"negatives":'  # how a cached item starts (model_dump_json without id/cached)
-DEGRADED_MARK = b'"degraded":true'  # how a stored item says a miner failed in it
 READY_CHECK_S = 3.0  # a miner's readiness probe (e.g. the LLM server's /v1/models)
 
 
@@ -55,15 +58,6 @@ class InvalidOptions(InvalidInput):
 
 class UnknownMiner(InvalidOptions):
     """The request names a miner this service does not have."""
-
-
-@dataclass
-class Resolved:
-    """Request options resolved against settings and the embedder's calibrated band."""
-
-    k: int
-    band: Band
-    miners: list[str]
 
 
 class Pipeline:
@@ -78,6 +72,7 @@ class Pipeline:
         registry: Registry,
         ctx: MinerContext,
         fp_store: FPStore | None = None,
+        steps: Sequence[ItemStep] = (),
     ) -> None:
         self.settings = settings
         self.cache = cache
@@ -86,7 +81,14 @@ class Pipeline:
         self.registry = registry
         self.ctx = ctx
         self.fp_store = fp_store  # the process's one false-positive store (miner and routes)
-        # Items of a batch are mined a few at a time: miner timeouts measure a miner, not a queue.
+        self.steps: list[ItemStep] = list(steps)  # general steps: every request, in this order
+        self.mining = PositiveMiner(settings, registry, ctx, knowledge, embedder)
+        # steps owned by a miner run only when the request selects that miner
+        self.miner_steps: dict[str, list[ItemStep]] = {}
+        fp = registry.miners.get("false_positive")
+        if isinstance(fp, FalsePositiveMiner):
+            self.miner_steps["false_positive"] = [FalsePositiveImageStep(fp, embedder)]
+        # Positives of a batch are mined a few at a time: miner timeouts measure a miner, not a queue.
         self._item_slots = asyncio.Semaphore(settings.item_concurrency)
 
     @classmethod
@@ -97,6 +99,7 @@ class Pipeline:
         cache: Cache | None = None,
         embedder: Any = None,
         factories: dict[str, MinerFactory] | None = None,
+        steps: Sequence[ItemStep] | None = None,
     ) -> Pipeline:
         """Build every resource from settings; pass ``embedder``/``cache`` to reuse loaded ones."""
         settings = settings or Settings()
@@ -119,7 +122,7 @@ class Pipeline:
         registry = build_registry(ctx, allow=settings.miners, factories=factories)
         for name, why in registry.disabled.items():
             log.info("miner %s disabled: %s", name, why)
-        return cls(settings, cache, cached, knowledge, registry, ctx, fp_store)
+        return cls(settings, cache, cached, knowledge, registry, ctx, fp_store, steps or ())
 
     async def warm_up(
         self, progress: Progress | None = None, names: Sequence[str] | None = None
@@ -164,13 +167,13 @@ class Pipeline:
         return Resolved(k=k, band=band, miners=miners)
 
     async def mine(self, request: NegativesRequest) -> NegativesResponse:
-        """Answer a whole request: one cache round trip, then compute the misses concurrently."""
+        """Answer a whole request: one cache round trip, then mine the missing positives."""
         parts, versions = await self._answer(request, parse=True)
         items = [p for p in parts if isinstance(p, ItemResult)]
         return NegativesResponse(items=items, embedder=self.embedder.id, versions=versions)
 
     async def mine_json(self, request: NegativesRequest) -> bytes:
-        """:meth:`mine` serialised; cached items are spliced in as stored, never re-parsed."""
+        """:meth:`mine` serialised; cached bare items are spliced in as stored, never re-parsed."""
         parts, versions = await self._answer(request)
         body = b",".join(p if isinstance(p, bytes) else p.model_dump_json().encode() for p in parts)
         tail = json.dumps({"embedder": self.embedder.id, "versions": versions}).encode()
@@ -179,28 +182,96 @@ class Pipeline:
     async def _answer(
         self, request: NegativesRequest, parse: bool = False
     ) -> tuple[list[ItemResult | bytes], dict[str, str]]:
-        """Per item, a computed result or the JSON of a cached one (with its id, cached=true);
-        ``parse`` turns cached ones into models too, recomputing any that do not parse."""
+        """Per item, its cached answer as stored (``parse`` turns it into a model), or an answer
+        assembled from its positives' results, each distinct positive mined once."""
         res = self.resolve(request.options())
         await self._refresh_data_versions()
         versions = self.versions()
-        keys = [self._key(item, res, versions) for item in request.items]
-        hits = await self.cache.get_many(keys)
-        parts: list[ItemResult | bytes | None] = [
-            (self._from_cache(item, raw) if parse else _splice(item.id, raw))
-            if raw is not None and raw.startswith(STORED_PREFIX)
-            else None
-            for item, raw in zip(request.items, hits, strict=True)
+        plan = self._plan(request.items, res, versions)
+        lookup = list(dict.fromkeys(k for k in plan.answer_keys if k))
+        stored = dict(zip(lookup, await self.cache.get_many(lookup), strict=True))
+        answers: list[ItemResult | bytes | None] = [
+            from_store(item, stored.get(key) if key else None, parse)
+            for item, key in zip(request.items, plan.answer_keys, strict=True)
         ]
-        todo = [i for i, part in enumerate(parts) if part is None]
-        metrics.record_cache(hits=len(parts) - len(todo), misses=len(todo))
-        computed = await asyncio.gather(
-            *(self._compute_cached(request.items[i], res, keys[i]) for i in todo)
+        todo = [i for i, a in enumerate(answers) if a is None]
+        metrics.record_cache(hits=len(answers) - len(todo), misses=len(todo))
+        if todo:
+            built = await self._build(request.items, todo, plan, stored)
+            answers = [built.get(i, a) for i, a in enumerate(answers)]
+        return [a for a in answers if a is not None], versions
+
+    def _plan(self, items: Sequence[RequestItem], res: Resolved, versions: dict[str, str]) -> Plan:
+        """The cache keys of a request: each item's answer and each positive's result."""
+        by_id = self.mining.uses_item_id(res.miners)
+        assembler = self._assembler(res)
+        plan = Plan(res, assembler)
+        for item in items:
+            item_id = item.id if by_id else ""
+            keys = [
+                self._key("pos", {"positive": normalize(p), "id": item_id}, res, versions)
+                for p in item.positives
+            ]
+            plan.positive_keys.append(keys)
+            plan.positive_of.update(zip(keys, ((p, item_id) for p in item.positives), strict=True))
+            if assembler.steps_apply(item):
+                plan.answer_keys.append(None)  # assembled on every request
+            elif is_bare(item):
+                plan.answer_keys.append(keys[0])  # a positive's result holds the bare answer
+            else:
+                plan.answer_keys.append(
+                    self._key("neg", item_payload(item, item_id), res, versions)
+                )
+        return plan
+
+    async def _build(
+        self,
+        items: Sequence[RequestItem],
+        todo: list[int],
+        plan: Plan,
+        stored: dict[str, bytes | None],
+    ) -> dict[int, ItemResult]:
+        """Assemble the ``todo`` items from their positives' results (looked up in one more
+        round trip, or mined once each) and store the answers of items with no steps."""
+        wanted = dict.fromkeys(k for i in todo for k in plan.positive_keys[i])
+        have: dict[str, bytes] = {}
+        for k in wanted:
+            raw = stored.get(k)
+            if raw is not None and readable(raw):
+                have[k] = raw
+        need = [k for k in wanted if k not in have]
+        if need:
+            looked_up = dict(zip(need, await self.cache.get_many(need), strict=True))
+            have.update({k: v for k, v in looked_up.items() if v is not None and readable(v)})
+        mine = {k: plan.positive_of[k] for k in need if k not in have}
+        mined = await asyncio.gather(
+            *(self._mine_cached(p, i, plan.res, k, plan.assembler) for k, (p, i) in mine.items())
         )
-        for i, result in zip(todo, computed, strict=True):
-            result.degraded = result.degraded or self.cache.degraded
-            parts[i] = result
-        return [part for part in parts if part is not None], versions
+        have.update(zip(mine, mined, strict=True))
+        built: dict[int, ItemResult] = {}
+        answers: dict[str, bytes] = {}
+        for i in todo:
+            keys = plan.positive_keys[i]
+            result = await self._assemble(items[i], [have[k] for k in keys], plan.assembler)
+            result.cached = not any(k in mine for k in keys)
+            built[i] = result
+            key = plan.answer_keys[i]
+            if key is not None and key not in plan.positive_of:
+                answers[key] = result.model_dump_json(exclude={"id", "cached"}).encode()
+        for key, raw in answers.items():
+            await self.cache.set_many({key: raw}, ttl_s=self._ttl_for(raw))
+        return built
+
+    async def _assemble(
+        self, item: RequestItem, raws: list[bytes], assembler: Assembler
+    ) -> ItemResult:
+        """One item from its positives' stored results, with its own guard and steps."""
+        related = []
+        if not is_bare(item):
+            related = await self.mining.related([*item.positives, *item.present, *item.exclude])
+        result = await assembler.item(item, [positive_of(raw) for raw in raws], related)
+        result.degraded = result.degraded or self.cache.degraded
+        return result
 
     async def _refresh_data_versions(self) -> None:
         """Miners whose data changes at run time (the false-positive table) bring their version
@@ -211,17 +282,13 @@ class Pipeline:
             except Exception as exc:  # the miner reports its own failure when it runs
                 log.warning("data version of %s unavailable: %s", miner.name, exc)
 
-    def _key(self, item: RequestItem, res: Resolved, versions: dict[str, str]) -> str:
-        uses_id = any(
-            self.registry.miners[m].traits.uses_item_id
-            for m in res.miners
-            if m in self.registry.miners
-        )
+    def _key(
+        self, namespace: str, what: dict[str, Any], res: Resolved, versions: dict[str, str]
+    ) -> str:
+        """Cache key of a positive's result ("pos") or an item's answer ("neg"): ``what`` plus
+        everything else the result depends on."""
         payload = {
-            "positives": [normalize(p) for p in item.positives],
-            "present": sorted({normalize(p) for p in item.present}),
-            "exclude": sorted({normalize(p) for p in item.exclude}),
-            "id": item.id if uses_id else "",
+            **what,
             "k": res.k,
             "band": [res.band.lo, res.band.hi],
             "miners": res.miners,
@@ -234,124 +301,40 @@ class Pipeline:
                 self.settings.max_kind_share,
             ],
         }
-        return cache_key("neg", payload)
+        return cache_key(namespace, payload)
 
-    @staticmethod
-    def _from_cache(item: RequestItem, raw: bytes | None) -> ItemResult | None:
-        if raw is None or not raw.startswith(STORED_PREFIX):
-            return None
-        try:
-            return ItemResult.model_validate_json(_splice(item.id, raw))
-        except ValueError:
-            return None  # an unreadable entry is recomputed, not served
+    def _steps(self, res: Resolved) -> list[ItemStep]:
+        owned = [step for m in res.miners for step in self.miner_steps.get(m, ())]
+        return [*owned, *self.steps]
+
+    def _assembler(self, res: Resolved) -> Assembler:
+        steps = self._steps(res)
+        return Assembler(
+            self.embedder, self.knowledge, res.band, res.k, self.settings.max_kind_share, steps
+        )
 
     def _ttl_for(self, stored: bytes) -> int:
-        """The cache layer asks this when it stores an answer: a degraded one lives briefly, so
+        """The cache layer asks this when it stores a result: a degraded one lives briefly, so
         the failing miner is asked again soon."""
         s = self.settings
-        return s.degraded_ttl_s if DEGRADED_MARK in stored else s.cache_ttl_s
+        return s.degraded_ttl_s if DEGRADED_MARK in bare_part(stored) else s.cache_ttl_s
 
-    async def _compute_cached(self, item: RequestItem, res: Resolved, key: str) -> ItemResult:
-        box: list[ItemResult] = []
+    async def _mine_cached(
+        self, positive: str, item_id: str, res: Resolved, key: str, assembler: Assembler
+    ) -> bytes:
+        """The stored form of a mined positive, computed once however many callers ask (in this
+        process or, through the cache's lock, in others)."""
 
         async def compute() -> bytes:
             async with self._item_slots:
-                result = await self.compute_item(item, res)
-            box.append(result)
-            return result.model_dump_json(exclude={"id", "cached"}).encode()
+                result = await self.mining.mine(positive, item_id, res)
+            return positive_record(assembler.bare(result), result)
 
         raw, _ = await self.cache.compute_once(key, compute, ttl_for=self._ttl_for)
-        if box:
-            return box[0]
-        shared = self._from_cache(item, raw)
-        if shared is not None:  # computed by a concurrent caller (here or in another process)
-            shared.cached = False
-            return shared
-        raw = await compute()  # the stored value was unreadable: replace it
-        await self.cache.set_many({key: raw}, ttl_s=self._ttl_for(raw))
-        return box[0]
-
-    async def compute_item(self, item: RequestItem, res: Resolved) -> ItemResult:
-        """Mine, guard, filter and rank one item (no cache involved)."""
-        statuses = {
-            name: MinerStatus(status="disabled", error=why)
-            for name, why in self.registry.disabled.items()
-            if name in res.miners
-        }
-        active = [m for m in res.miners if m in self.registry.miners]
-        outputs_task = asyncio.gather(
-            *(self._run_miners(item, p, active, res.k) for p in item.positives)
-        )
-        related_task = self._related([*item.positives, *item.present, *item.exclude])
-        per_positive, related = await asyncio.gather(outputs_task, related_task)
-        guard = Guard.for_item(item.positives, item.present, item.exclude, self.knowledge, related)
-        outputs: dict[str, list[tuple[MinerStatus, MinerOutput | None]]] = {}
-        for by_name in per_positive:
-            for name, run in by_name.items():
-                outputs.setdefault(name, []).append(run)
-        for name, runs in outputs.items():
-            statuses[name] = combine_status([s for s, _ in runs])
-        candidates = [c for runs in outputs.values() for _, o in runs if o for c in o.candidates]
-        exempt = frozenset(n for n, m in self.registry.miners.items() if m.traits.band_exempt)
-        ranker = Ranker(self.embedder, self.knowledge, self.settings, res.band, res.k, exempt)
-        negatives, report = await ranker.rank(item, candidates, guard)
-        own = {n: [o.note for _, o in runs if o and o.note] for n, runs in outputs.items()}
-        write_notes(statuses, own, report, negatives, res.k, res.band)
-        degraded = any(s.status in ("error", "timeout") for s in statuses.values())
-        return ItemResult(
-            id=item.id, negatives=negatives, miners=statuses, cached=False, degraded=degraded
-        )
-
-    async def _run_miners(
-        self, item: RequestItem, positive: str, names: Sequence[str], k: int
-    ) -> dict[str, tuple[MinerStatus, MinerOutput | None]]:
-        query = MineQuery(
-            positive=positive,
-            present=list(item.present),
-            exclude=list(item.exclude),
-            item_id=item.id,
-            k=max(k, self.settings.candidates_per_miner),
-        )
-        runs = await asyncio.gather(*(self._run_one(n, query) for n in names))
-        return dict(zip(names, runs, strict=True))
-
-    async def _run_one(self, name: str, query: MineQuery) -> tuple[MinerStatus, MinerOutput | None]:
-        miner = self.registry.miners[name]
-        timeout = float(miner.traits.timeout_s or self.settings.miner_timeout_s)
-        start = time.perf_counter()
-        try:
-            out = await asyncio.wait_for(miner.mine(query, self.ctx), timeout)
-        except TimeoutError as exc:  # MinerTimeout included: the miner's own message says more
-            ms = (time.perf_counter() - start) * 1000
-            metrics.record_miner(name, ms, "timeout")
-            why = str(exc) or f"no answer within {timeout:g}s"
-            return MinerStatus(status="timeout", ms=ms, error=why), None
-        except Exception as exc:
-            ms = (time.perf_counter() - start) * 1000
-            log.warning("miner %s failed on %r: %s", name, query.positive, exc)
-            metrics.record_miner(name, ms, "error")
-            return MinerStatus(status="error", ms=ms, error=f"{type(exc).__name__}: {exc}"), None
-        ms = (time.perf_counter() - start) * 1000
-        metrics.record_miner(name, ms, "ok")
-        return MinerStatus(status="ok", candidates=len(out.candidates), ms=ms), out
-
-    async def _related(self, phrases: Sequence[str]) -> list[dict[str, Related]]:
-        """Synonyms/ancestors known to miners (e.g. Wikidata); a failing source is skipped."""
-        sources = self.registry.knowledge_sources()
-        if not sources or not phrases:
-            return []
-        timeout = self.settings.miner_timeout_s
-        got = await asyncio.gather(
-            *(asyncio.wait_for(s.related(list(phrases), self.ctx), timeout) for _, s in sources),
-            return_exceptions=True,
-        )
-        out: list[dict[str, Related]] = []
-        for (name, _), res in zip(sources, got, strict=True):
-            if isinstance(res, BaseException):
-                log.warning("knowledge from %s unavailable: %r", name, res)
-            else:
-                out.append(res)
-        return out
+        if not readable(raw):  # an unreadable stored value is replaced, not served
+            raw = await compute()
+            await self.cache.set_many({key: raw}, ttl_s=self._ttl_for(raw))
+        return raw
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
         ok, detail = await self.cache.ping()
@@ -377,12 +360,9 @@ class Pipeline:
         return parts
 
     async def aclose(self) -> None:
+        for step in self.steps:
+            await step.aclose()
         await self.registry.aclose()
         if self.fp_store is not None:
             await self.fp_store.aclose()
         await self.cache.aclose()
-
-
-def _splice(item_id: str, stored: bytes) -> bytes:
-    """A stored item (no id, no cached flag) as this request's item JSON."""
-    return b'{"id":' + json.dumps(item_id).encode() + b',"cached":true,' + stored[1:]

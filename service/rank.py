@@ -6,14 +6,13 @@ miners that proposed it, so a short answer says why in the miner statuses.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hardneg.miners.knowledge.normalize import match_key, normalize
-from hardneg.miners.types import Candidate, Kind, Negative, RequestItem
+from hardneg.miners.types import Candidate, Kind, Negative
 
 if TYPE_CHECKING:
     import numpy as np
@@ -81,7 +80,7 @@ def _kind(m: Merged, knowledge: Knowledge) -> Kind:
 
 @dataclass
 class Ranker:
-    """Guards, filters and ranks one item's candidates for the pipeline."""
+    """Guards, filters and ranks one positive's candidates (the pipeline's per-positive stage)."""
 
     embedder: CachedEmbedder
     knowledge: Knowledge
@@ -91,9 +90,10 @@ class Ranker:
     band_exempt: frozenset[str] = frozenset()  # miners whose candidates skip the band's floor
 
     async def rank(
-        self, item: RequestItem, candidates: Sequence[Candidate], guard: Guard
+        self, positive: str, candidates: Sequence[Candidate], guard: Guard
     ) -> tuple[list[Negative], RankReport]:
-        """Guard, filter, rank; the report counts what was lost and why."""
+        """Up to 4k ranked negatives for ``positive`` (exempt ones first, then the band's, each
+        in MMR order); the report counts what was lost and why."""
         merged = merge(candidates)
         report = RankReport()
         kept: list[Merged] = []
@@ -103,29 +103,21 @@ class Ranker:
                 kept.append(m)
             else:
                 report.guarded.update(m.sources)
-        negatives = await self._filter(item, kept, guard, report.drops) if kept else []
-        return negatives, report
+        if not kept:
+            return [], report
+        return await self._filter(positive, kept, guard, report.drops), report
 
     async def _filter(
-        self, item: RequestItem, kept: list[Merged], guard: Guard, drops: Counter[str]
+        self, positive: str, kept: list[Merged], guard: Guard, drops: Counter[str]
     ) -> list[Negative]:
-        positives = list(dict.fromkeys(item.positives))
-        protected = list(dict.fromkeys(guard.protected_phrases)) or positives
+        protected = list(dict.fromkeys(guard.protected_phrases)) or [positive]
         phrases = list(dict.fromkeys(m.phrase for m in kept))
-        heads = [self.knowledge.split_attributes(p)[1] or p for p in positives]
-        vecs = await self.embedder.encode([*positives, *protected, *phrases])
-        anchors = _anchors(
-            positives, heads, vecs[: len(positives)], await self.embedder.encode(heads)
-        )
-        prot = vecs[len(positives) : len(positives) + len(protected)]
-        base = len(positives) + len(protected)
-        row = {p: base + i for i, p in enumerate(phrases)}
-        ranked = []
-        for positive in positives:
-            group = [m for m in kept if m.for_positive == positive]
-            cand = vecs[[row[m.phrase] for m in group]] if group else vecs[:0]
-            ranked.append(self._select(positive, group, anchors[positive], cand, prot, drops))
-        return _round_robin(ranked, self.k)
+        head = self.knowledge.split_attributes(positive)[1] or positive
+        vecs = await self.embedder.encode([positive, head, *protected, *phrases])
+        anchor = _anchor(positive, head, vecs[0], vecs[1])
+        prot = vecs[2 : 2 + len(protected)]
+        cand = vecs[2 + len(protected) :]
+        return self._select(positive, kept, anchor, cand, prot, drops)
 
     def _select(
         self,
@@ -136,11 +128,9 @@ class Ranker:
         prot: np.ndarray,
         drops: Counter[str],
     ) -> list[Negative]:
-        """Exempt candidates (a model really confused them) first, then the band's; kinds capped."""
+        """Exempt candidates (a model really confused them) first, then the band's."""
         from hardneg.service.similarity.filter import FilterOptions, select
 
-        if not group:
-            return []
         s = self.settings
         out: list[Negative] = []
         exempt = [i for i, m in enumerate(group) if self.band_exempt & set(m.evidence)]
@@ -158,7 +148,7 @@ class Ranker:
             chosen, dropped = select(anchor, cand[rows], prot, opts)
             drops.update(dropped)
             out += [self._negative(positive, group[rows[c.index]], c.score) for c in chosen]
-        return _cap_kinds(out, self.k, s.max_kind_share)
+        return out
 
     def _negative(self, positive: str, m: Merged, score: float) -> Negative:
         return Negative(
@@ -171,45 +161,8 @@ class Ranker:
         )
 
 
-CAPPED_KINDS = frozenset({Kind.colour, Kind.size, Kind.pattern, Kind.material, Kind.context})
-
-
-def _cap_kinds(ranked: list[Negative], k: int, share: float) -> list[Negative]:
-    """At most ``share`` of k per attribute-swap kind, so 30 negatives are not 30 colour swaps;
-    type swaps are the bulk of good negatives and stay uncapped. Capped ones fill any gap."""
-    cap = max(1, math.ceil(k * share))
-    counts: Counter[str] = Counter()
-    out: list[Negative] = []
-    spare: list[Negative] = []
-    for n in ranked:
-        if n.kind in CAPPED_KINDS and counts[n.kind] >= cap:
-            spare.append(n)
-            continue
-        counts[n.kind] += 1
-        out.append(n)
-    return (out + spare)[:k]
-
-
-def _anchors(
-    positives: list[str], heads: list[str], pos: np.ndarray, head: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Reference vector per positive: with attribute words, the mean of the phrase and its head
+def _anchor(positive: str, head: str, pos: np.ndarray, head_vec: np.ndarray) -> np.ndarray:
+    """Reference vector of a positive: with attribute words, the mean of the phrase and its head
     noun, so "yellow school bus" is measured as a school bus that is yellow, not as yellow."""
-    out: dict[str, np.ndarray] = {}
-    for i, p in enumerate(positives):
-        v = pos[i] if heads[i] == p else pos[i] + head[i]
-        out[p] = (v / max(float((v @ v) ** 0.5), 1e-12)).astype(pos.dtype)
-    return out
-
-
-def _round_robin(ranked: list[list[Negative]], k: int) -> list[Negative]:
-    """Interleave the positives' lists so every positive gets its share of the k negatives."""
-    out: list[Negative] = []
-    seen: set[str] = set()
-    depth = max((len(r) for r in ranked), default=0)
-    for i in range(depth):
-        for lst in ranked:
-            if i < len(lst) and match_key(lst[i].phrase) not in seen and len(out) < k:
-                seen.add(match_key(lst[i].phrase))
-                out.append(lst[i])
-    return out
+    v = pos if head == positive else pos + head_vec
+    return (v / max(float((v @ v) ** 0.5), 1e-12)).astype(pos.dtype)

@@ -13,6 +13,7 @@ Steps run in the order the pipeline registers them; each sees the previous one's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -21,15 +22,24 @@ from hardneg.miners.types import MinerStatus, Negative, RequestItem
 __all__ = ["ItemStep", "StepInput", "StepOutput"]
 
 
+def _allow_all(phrase: str) -> str | None:
+    return None
+
+
 @dataclass
 class StepInput:
     """One positive of one item: its ranked negatives (best first; more than k when the miners
-    found more, so a step that drops some still leaves k), and the k the request asked for."""
+    found more, so a step that drops some still leaves k), and the k the request asked for.
+
+    ``blocked(phrase)`` is the item's exclusion guard (None when the phrase may be returned, else
+    why not): a step that ADDS negatives must pass each through it.
+    """
 
     item: RequestItem
     positive: str
     negatives: list[Negative]
     k: int
+    blocked: Callable[[str], str | None] = _allow_all
 
 
 @dataclass

@@ -46,9 +46,10 @@ class FalsePositiveMiner(MinerBase):
     """
 
     name = "false_positive"
-    # image-level false positives depend on the item's image id; a confusion the model really
-    # made is hard whatever the embedder says, so the band's floor does not apply
-    traits = MinerTraits(uses_item_id=True, band_exempt=True)
+    # a confusion the model really made is hard whatever the embedder says, so the band's floor
+    # does not apply; an image's own false positives are per item (service/fp_step.py adds them
+    # after mining, so the positive's result is shared by every image)
+    traits = MinerTraits(band_exempt=True)
 
     def __init__(self, ctx: MinerContext, store: FPStore | None = None) -> None:
         self.store = store or ctx.fp_store or open_store(ctx.section(FalsePositiveSettings))
@@ -70,9 +71,8 @@ class FalsePositiveMiner(MinerBase):
         blocked = {match_key(p) for p in (query.positive, *query.present, *query.exclude)}
         out: dict[str, Candidate] = {}
         if query.item_id:
-            own = await self.store.image_false_positives(query.item_id)
-            for phrase, rec in _ranked(own):
-                self._add(out, blocked, query, phrase, rec, [query.item_id], image_level=True)
+            for c in await self.image_candidates(query.item_id, query.positive, blocked):
+                out[match_key(c.phrase)] = c
         for phrase, rec in _ranked(await self.store.confusions(key_of(query.positive))):
             self._add(out, blocked, query, phrase, rec, list(rec["examples"]), image_level=False)
         cands = list(out.values())[: query.k]
@@ -80,6 +80,17 @@ class FalsePositiveMiner(MinerBase):
             return MinerOutput(candidates=cands)
         where = f" or image {query.item_id!r}" if query.item_id else ""
         return MinerOutput(note=f"no false positives recorded for {positive!r}{where}")
+
+    async def image_candidates(
+        self, image_id: str, positive: str, blocked: set[str]
+    ) -> list[Candidate]:
+        """The image's own image-level false positives (concepts a detector predicted on it that
+        are not there), most frequent first; ``blocked`` holds match keys never to return."""
+        out: dict[str, Candidate] = {}
+        query = MineQuery(positive=positive, item_id=image_id)
+        for phrase, rec in _ranked(await self.store.image_false_positives(image_id)):
+            self._add(out, blocked, query, phrase, rec, [image_id], image_level=True)
+        return list(out.values())
 
     @staticmethod
     def _add(

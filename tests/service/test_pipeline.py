@@ -233,15 +233,16 @@ async def test_serialised_answer_equals_the_model_and_bad_entries_are_recomputed
     expected = first.model_dump(mode="json")
     expected["items"][0]["cached"] = True
     assert spliced == expected
-    key = pipe._key(req.items[0], pipe.resolve(req.options()), pipe.versions())
-    await cache.set_many({key: b'{"negatives": [garbage'})
+    plan = pipe._plan(req.items, pipe.resolve(req.options()), pipe.versions())
+    keys = [plan.answer_keys[0], *plan.positive_keys[0]]  # the item's answer and its positive's
+    await cache.set_many({key: b'{"negatives": [garbage' for key in keys if key})
     again = await pipe.mine(req)
     assert again.items[0].cached is False and again.items[0].negatives == first.items[0].negatives
     assert json.loads(await pipe.mine_json(req))["items"][0]["cached"] is True  # rewritten
 
 
 def test_attribute_swaps_are_capped_but_fill_gaps():
-    from hardneg.service.rank import _cap_kinds
+    from hardneg.service.assemble import cap_kinds as _cap_kinds
 
     def neg(phrase, kind):
         return Negative(phrase=phrase, score=0.8, for_positive="p", kind=kind, sources=["x"])
@@ -261,18 +262,18 @@ async def test_a_degraded_answer_is_stored_once_with_the_short_ttl(make_pipeline
     raw.flushall()
     raw.config_set("notify-keyspace-events", "K$")  # keyspace events for string commands
     events = raw.pubsub()
-    events.psubscribe("__keyspace@0__:hardneg:neg:*")
+    events.psubscribe("__keyspace@0__:hardneg:pos:*")
     cache = RedisCache(own_redis.url)
     pipe = make_pipeline(
         cache=cache, factories=FACTORIES, miners=["vocabulary", "broken"], degraded_ttl_s=45
     )
     resp = await pipe.mine(_req(k=5))
     assert resp.items[0].degraded is True
-    keys = raw.keys("hardneg:neg:*")
+    keys = raw.keys("hardneg:pos:*")
     assert len(keys) == 1 and 0 < raw.ttl(keys[0]) <= 45
     healthy = await pipe.mine(_req(k=5, miners=["vocabulary"]))
     assert healthy.items[0].degraded is False
-    long_lived = [k for k in raw.keys("hardneg:neg:*") if raw.ttl(k) > 45]
+    long_lived = [k for k in raw.keys("hardneg:pos:*") if raw.ttl(k) > 45]
     assert len(long_lived) == 1 and raw.ttl(long_lived[0]) > 24 * 3600
     await pipe.aclose()
     writes = []

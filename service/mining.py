@@ -1,0 +1,129 @@
+"""Mining one positive: every selected miner concurrently (each with its own timeout), the guard
+for the positive's own relatives, then ranking. The result does not depend on any item, so the
+pipeline caches it per (positive, options, versions) and assembles items from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hardneg.miners.base import MineQuery, MinerContext, MinerOutput, Registry, Related
+from hardneg.miners.knowledge import Guard, Knowledge
+from hardneg.miners.types import MinerStatus
+from hardneg.service import metrics
+from hardneg.service.assemble import PositiveResult
+from hardneg.service.rank import Band, Ranker
+from hardneg.service.settings import Settings
+from hardneg.service.similarity import CachedEmbedder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Request options resolved against settings and the embedder's calibrated band."""
+
+    k: int
+    band: Band
+    miners: list[str]
+
+
+@dataclass
+class PositiveMiner:
+    """Runs the miners for one positive and ranks their candidates."""
+
+    settings: Settings
+    registry: Registry
+    ctx: MinerContext
+    knowledge: Knowledge
+    embedder: CachedEmbedder
+
+    async def mine(self, positive: str, item_id: str, res: Resolved) -> PositiveResult:
+        """Mine, guard and rank ``positive`` (``item_id`` only reaches miners that use it)."""
+        statuses = {
+            name: MinerStatus(status="disabled", error=why)
+            for name, why in self.registry.disabled.items()
+            if name in res.miners
+        }
+        active = [m for m in res.miners if m in self.registry.miners]
+        runs, related = await asyncio.gather(
+            self._run_miners(positive, item_id, active, res.k), self.related([positive])
+        )
+        for name, (status, out) in runs.items():
+            status.note = out.note if out is not None else None
+            statuses[name] = status
+        candidates = [c for _, out in runs.values() if out for c in out.candidates]
+        guard = Guard.for_item([positive], [], [], self.knowledge, related)
+        exempt = frozenset(n for n, m in self.registry.miners.items() if m.traits.band_exempt)
+        ranker = Ranker(self.embedder, self.knowledge, self.settings, res.band, res.k, exempt)
+        negatives, report = await ranker.rank(positive, candidates, guard)
+        return PositiveResult(
+            positive=positive,
+            negatives=negatives,
+            miners=statuses,
+            proposed=dict(report.proposed),
+            guarded=dict(report.guarded),
+            drops=dict(report.drops),
+            degraded=any(s.status in ("error", "timeout") for s in statuses.values()),
+        )
+
+    def uses_item_id(self, miners: Sequence[str]) -> bool:
+        """Whether any of these miners answers differently per item id (then it keys results)."""
+        return any(
+            self.registry.miners[m].traits.uses_item_id for m in miners if m in self.registry.miners
+        )
+
+    async def _run_miners(
+        self, positive: str, item_id: str, names: Sequence[str], k: int
+    ) -> dict[str, tuple[MinerStatus, MinerOutput | None]]:
+        query = MineQuery(
+            positive=positive, item_id=item_id, k=max(k, self.settings.candidates_per_miner)
+        )
+        runs = await asyncio.gather(*(self._run_one(n, query) for n in names))
+        return dict(zip(names, runs, strict=True))
+
+    async def _run_one(self, name: str, query: MineQuery) -> tuple[MinerStatus, MinerOutput | None]:
+        miner = self.registry.miners[name]
+        timeout = float(miner.traits.timeout_s or self.settings.miner_timeout_s)
+        start = time.perf_counter()
+        try:
+            # Loading a miner's data (an index built on first use) is not mining: it is awaited
+            # outside the timeout; warm_up() at start-up normally did it already.
+            await miner.ready()
+            start = time.perf_counter()
+            out = await asyncio.wait_for(miner.mine(query, self.ctx), timeout)
+        except TimeoutError as exc:  # MinerTimeout included: the miner's own message says more
+            ms = (time.perf_counter() - start) * 1000
+            metrics.record_miner(name, ms, "timeout")
+            why = str(exc) or f"no answer within {timeout:g}s"
+            return MinerStatus(status="timeout", ms=ms, error=why), None
+        except Exception as exc:
+            ms = (time.perf_counter() - start) * 1000
+            log.warning("miner %s failed on %r: %s", name, query.positive, exc)
+            metrics.record_miner(name, ms, "error")
+            return MinerStatus(status="error", ms=ms, error=f"{type(exc).__name__}: {exc}"), None
+        ms = (time.perf_counter() - start) * 1000
+        metrics.record_miner(name, ms, "ok")
+        return MinerStatus(status="ok", candidates=len(out.candidates), ms=round(ms, 2)), out
+
+    async def related(self, phrases: Sequence[str]) -> list[dict[str, Related]]:
+        """Synonyms/ancestors known to miners (e.g. Wikidata); a failing source is skipped."""
+        sources = self.registry.knowledge_sources()
+        if not sources or not phrases:
+            return []
+        timeout = self.settings.miner_timeout_s
+        got = await asyncio.gather(
+            *(asyncio.wait_for(s.related(list(phrases), self.ctx), timeout) for _, s in sources),
+            return_exceptions=True,
+        )
+        out: list[dict[str, Related]] = []
+        for (name, _), res in zip(sources, got, strict=True):
+            if isinstance(res, BaseException):
+                log.warning("knowledge from %s unavailable: %r", name, res)
+            else:
+                out.append(res)
+        return out
