@@ -35,6 +35,7 @@ __all__ = [
     "AsyncEmbedder",
     "CacheLike",
     "Embedder",
+    "ImageEmbedder",
     "KnowledgeSource",
     "MineQuery",
     "Miner",
@@ -93,6 +94,18 @@ class Embedder(Protocol):
     dim: int
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class ImageEmbedder(Embedder, Protocol):
+    """An embedder with an image tower in the same space as its text (open_clip). ``image_tower``
+    is False when the tower was not loaded (``HARDNEG_IMAGE_TOWER=false``)."""
+
+    image_tower: bool
+
+    def encode_image(self, images: Sequence[Any]) -> np.ndarray:
+        """(n, dim) float32, L2-normalised, one row per RGB PIL image."""
+        ...
 
 
 @runtime_checkable

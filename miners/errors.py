@@ -12,11 +12,13 @@ from __future__ import annotations
 
 __all__ = [
     "CircuitOpen",
+    "Conflict",
     "DependencyDown",
     "InvalidInput",
     "MinerError",
     "MinerTimeout",
     "MinerUnavailable",
+    "NotFound",
     "Overloaded",
     "ServerError",
     "UpstreamError",
@@ -29,6 +31,14 @@ class ServerError(Exception):
 
 class InvalidInput(ServerError, ValueError):
     """The caller's input cannot be used; the message says what is wrong (HTTP 422)."""
+
+
+class NotFound(InvalidInput):
+    """The named thing (a round, a record) does not exist (HTTP 404)."""
+
+
+class Conflict(InvalidInput):
+    """The input clashes with what is stored (a round name reused for other data; HTTP 409)."""
 
 
 class Overloaded(ServerError):

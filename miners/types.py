@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_PHRASE_CHARS = 200
 MAX_ITEMS = 1000
 MAX_K = 200
+MAX_IMAGE_CHARS = 16_000_000  # base64 of a ~12 MB image; HARDNEG_IMAGE_MAX_BYTES is the real cap
 DEFAULT_K = 30
 
 Phrase = Annotated[
@@ -51,15 +52,15 @@ class RequestItem(_Strict):
     exclude: list[Phrase] = Field(default_factory=list, max_length=512)
     image: str | None = Field(
         default=None,
-        description="Reserved for image-conditioned filtering (URL or base64); rejected for now.",
+        min_length=1,
+        max_length=MAX_IMAGE_CHARS,
+        description=(
+            "The item's image, for image-conditioned ranking: an http(s) URL (its host must be in"
+            " HARDNEG_IMAGE_URL_HOSTS), a path under HARDNEG_IMAGE_ROOT (relative, absolute, or a"
+            " file: URI), or the image's bytes in base64 (a data:image/...;base64, URI, or bare"
+            " base64). A bad image is a 422 that says why, before any mining."
+        ),
     )
-
-    @field_validator("image")
-    @classmethod
-    def _no_image_yet(cls, v: str | None) -> str | None:
-        if v is not None:
-            raise ValueError("image-conditioned filtering is not implemented yet; send image: null")
-        return v
 
 
 class MineOptions(_Strict):

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from hardneg.service import metrics
+from hardneg.service import metrics, routes_verify
 from hardneg.service.errors import install_error_handlers
 from hardneg.service.pipeline import Pipeline
 from hardneg.service.routes import Inflight
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         await pipe.warm_up()
         app.state.pipeline = pipe
         app.state.fp_store = pipe.fp_store  # one store per process: the miner's and the routes'
+        routes_verify.open_for(app)
         log.info(
             "hardneg ready: embedder=%s cache=%s miners=%s",
             pipe.embedder.id,
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         try:
             yield
         finally:
+            await routes_verify.aclose(app)
             if own:
                 await pipe.aclose()
 
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     install_error_handlers(app)
     app.include_router(negatives_router)
     app.include_router(fp_router)
+    app.include_router(routes_verify.router)
     app.add_middleware(MetricsMiddleware)
     return app
 

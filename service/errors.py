@@ -86,6 +86,8 @@ class UpstreamTimeout(ApiError):
 # Server-side exceptions (hardneg.miners.errors) and the stores' own, mapped to HTTP: the one
 # place where an exception becomes a status. The first matching row wins.
 STATUS_OF: tuple[tuple[type[Exception] | tuple[type[Exception], ...], int, str], ...] = (
+    (server.NotFound, 404, "not_found"),
+    (server.Conflict, 409, "conflict"),
     (server.InvalidInput, 422, "invalid_request"),
     (server.Overloaded, 429, "overloaded"),
     (server.MinerTimeout, 504, "upstream_timeout"),

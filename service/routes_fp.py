@@ -80,12 +80,12 @@ FPStoreDep = Annotated[FPStore, Depends(get_fp_store)]
 
 
 @contextmanager
-def _store_errors() -> Iterator[None]:
+def store_errors(what: str = "false-positive store") -> Iterator[None]:
     """A failing store says which store failed (the status comes from service/errors.py)."""
     try:
         yield
     except (RedisError, sqlite3.Error, OSError) as exc:
-        raise DependencyDown(f"false-positive store unavailable: {exc}") from exc
+        raise DependencyDown(f"{what} unavailable: {exc}") from exc
 
 
 @router.post("/v1/false-positives", response_model=IngestReport)
@@ -99,14 +99,14 @@ async def ingest_false_positives(
     """
     gt, preds = body.sources()
     opts = MatchOptions.from_settings(request.app.state.settings)
-    with _store_errors():
+    with store_errors():
         return await ingest_round(store, body.round, gt, preds, opts)
 
 
 @router.get("/v1/false-positives/rounds", response_model=RoundsResponse)
 async def false_positive_rounds(store: FPStoreDep) -> RoundsResponse:
     """Every round ingested so far, oldest first, with its stats."""
-    with _store_errors():
+    with store_errors():
         return RoundsResponse(rounds=await store.rounds(), version=await store.version())
 
 

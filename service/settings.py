@@ -22,7 +22,9 @@ from hardneg.miners.false_positive.settings import FalsePositiveSettings
 from hardneg.miners.llm.settings import LLMSettings
 from hardneg.miners.ontology.settings import OntologySettings
 from hardneg.miners.settings import MiningSettings, RedisSettings, SettingsSection
+from hardneg.miners.verify.settings import VerifySettings
 from hardneg.miners.vocabulary.settings import VocabularySettings
+from hardneg.service.images.settings import ImageSettings
 
 DEFAULT_CLIP = "open_clip:ViT-B-32:laion2b_s34b_b79k"
 FALLBACK_EMBEDDER = "minilm:all-MiniLM-L6-v2"
@@ -130,6 +132,8 @@ class Settings(
     OntologySettings,
     LLMSettings,
     FalsePositiveSettings,
+    ImageSettings,
+    VerifySettings,
 ):
     """Runtime configuration. Read from the environment (``HARDNEG_*``) or a ``.env`` file."""
 

@@ -13,13 +13,13 @@ Steps run in the order the pipeline registers them; each sees the previous one's
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from hardneg.miners.types import MinerStatus, Negative, RequestItem
 
-__all__ = ["ItemStep", "StepInput", "StepOutput"]
+__all__ = ["ItemStep", "Preflight", "StepInput", "StepOutput", "preflight"]
 
 
 def _allow_all(phrase: str) -> str | None:
@@ -63,3 +63,20 @@ class ItemStep(Protocol):
     async def apply(self, inp: StepInput) -> StepOutput: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Preflight(Protocol):
+    """Optional capability of an item step: check (and fetch) what it needs of the request's
+    items before any mining starts, raising ``InvalidInput`` (HTTP 422, saying which item and
+    why) for input it cannot use: a bad image is refused up front, not after the work."""
+
+    async def prepare(self, items: Sequence[RequestItem]) -> None: ...
+
+
+async def preflight(steps: Sequence[ItemStep], items: Sequence[RequestItem]) -> None:
+    """Run every step's :meth:`Preflight.prepare` on the items (the pipeline calls this before
+    mining); the first bad input raises."""
+    for step in steps:
+        if isinstance(step, Preflight):
+            await step.prepare(items)

@@ -1,4 +1,4 @@
-"""The ``hardneg`` command line: serve, mine, index build, doctor, fp.
+"""The ``hardneg`` command line: serve, mine, index build, doctor, fp, verify.
 
 Heavy modules (torch, faiss, FastAPI) load inside the commands that need them, so ``hardneg
 mine --url`` stays as light as the HTTP client.
@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from hardneg.clients.cli.fp import fp_app
+from hardneg.clients.cli.verify import verify_app
 from hardneg.miners.types import NegativesRequest, NegativesResponse
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app = typer.Typer(
 index_app = typer.Typer(help="Build vocabulary indexes ahead of time.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(fp_app, name="fp")
+app.add_typer(verify_app, name="verify")
 out = Console()
 err = Console(stderr=True)
 

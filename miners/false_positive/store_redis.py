@@ -16,7 +16,7 @@ import secrets
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import redis.asyncio as aredis
 from redis.exceptions import WatchError
@@ -52,6 +52,22 @@ class StoreBusy(Overloaded):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retry_after_s=5)
+
+
+@asynccontextmanager
+async def locked(r: aredis.Redis, key: str) -> AsyncIterator[str]:
+    """Hold the write lock ``key`` (SET NX with a TTL); yields the token a commit must WATCH.
+    Shared by every table kept in Redis (the confusion table, verification rounds)."""
+    token = secrets.token_hex(16)
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while not await r.set(key, token, nx=True, px=LOCK_TTL_MS):
+        if time.monotonic() > deadline:
+            raise StoreBusy(f"another ingest has held {key} for over {LOCK_WAIT_S:g}s")
+        await asyncio.sleep(0.05)
+    try:
+        yield token
+    finally:
+        await r.eval(_RELEASE, 1, key, token)
 
 
 def conf_key(present: str) -> str:
@@ -99,18 +115,8 @@ class RedisStore(FPStore):
     async def aclose(self) -> None:
         await self._r.aclose()
 
-    @asynccontextmanager
-    async def _locked(self) -> AsyncIterator[str]:
-        token = secrets.token_hex(16)
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while not await self._r.set(K_LOCK, token, nx=True, px=LOCK_TTL_MS):
-            if time.monotonic() > deadline:
-                raise StoreBusy(f"another ingest has held {K_LOCK} for over {LOCK_WAIT_S:g}s")
-            await asyncio.sleep(0.05)
-        try:
-            yield token
-        finally:
-            await self._r.eval(_RELEASE, 1, K_LOCK, token)
+    def _locked(self) -> AbstractAsyncContextManager[str]:
+        return locked(self._r, K_LOCK)
 
     async def apply(self, prep: Prepared) -> IngestReport:
         await self._warn_if_not_persistent()

@@ -113,6 +113,7 @@ class OpenClipEmbedder:
         device: str = "auto",
         batch_size: int = 256,
         trim_context: bool = True,
+        image_tower: bool = False,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -121,7 +122,9 @@ class OpenClipEmbedder:
         self.trim_context = trim_context
         self.device = resolve_device(device)
         self._lock = threading.Lock()
+        self.image_tower = image_tower
         self.model, weights = self._load(model_name, pretrained, checkpoint)
+        self._preprocess = image_preprocess(self.model) if image_tower else None
         self.id = f"open_clip:{model_name}:{weights}:t={templates_digest(self.templates)}"
         open_clip = _import("open_clip")
         try:
@@ -167,7 +170,7 @@ class OpenClipEmbedder:
                 f"open_clip could not build {model!r} with weights {pretrained or checkpoint!r}:"
                 f" {type(exc).__name__}: {exc}. {fix_hint(model, pretrained)}"
             ) from exc
-        if getattr(m, "visual", None) is not None:
+        if not self.image_tower and getattr(m, "visual", None) is not None:
             m.visual = None  # text only: drop the image tower's memory
         return m.eval(), weights
 
@@ -188,6 +191,20 @@ class OpenClipEmbedder:
             vecs = self._encode_prompts(prompts)
         vecs = vecs.reshape(len(items), len(self.templates), self.dim).mean(axis=1)
         return _l2(vecs)
+
+    def encode_image(self, images: Sequence[Any]) -> np.ndarray:
+        """(n, dim) float32, L2-normalised: open_clip's own preprocessing and ``encode_image``."""
+        if self._preprocess is None:
+            raise EmbedderUnavailable(
+                f"{self.id}: the image tower is not loaded (HARDNEG_IMAGE_TOWER)"
+            )
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        torch = _import("torch")
+        batch = torch.stack([self._preprocess(im) for im in images]).to(self.device)
+        with self._lock, torch.inference_mode():
+            feats = self.model.encode_image(batch).float()
+        return _l2(feats.cpu().numpy())
 
     def _encode_prompts(self, prompts: list[str]) -> np.ndarray:
         """Normalised embedding per prompt; batches grouped by length so trimming pays off."""
@@ -262,6 +279,16 @@ class MiniLMEmbedder:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
+def image_preprocess(model: Any) -> Any:
+    """open_clip's evaluation transform for ``model`` (resize, crop, normalise, as it was trained)."""
+    from open_clip.model import get_model_preprocess_cfg
+    from open_clip.transform import PreprocessCfg, image_transform_v2
+
+    if getattr(model, "visual", None) is None:
+        raise EmbedderUnavailable("this open_clip model has no image tower")
+    return image_transform_v2(PreprocessCfg(**get_model_preprocess_cfg(model)), is_train=False)
+
+
 def _l2(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return np.ascontiguousarray(x / np.maximum(norms, 1e-12), dtype=np.float32)
@@ -302,6 +329,7 @@ def load_embedder(settings: Settings) -> Embedder:
             templates=settings.prompt_templates,
             device=settings.device,
             batch_size=settings.encode_batch_size,
+            image_tower=settings.image_tower,
         )
     except EmbedderUnavailable as exc:
         if not settings.embedder_fallback:
