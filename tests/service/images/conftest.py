@@ -90,3 +90,12 @@ def tiny_clip(tiny_configs):  # noqa: F811
 
     torch.manual_seed(7)
     return OpenClipEmbedder("hardneg-tiny", device="cpu", image_tower=True)
+
+
+def image_item(image: str, id: str = "", positives: tuple[str, ...] = ("cat",)):
+    """A request item carrying ``image``. The wire type refuses images until the pipeline runs
+    the item steps (miners/types.py), so the image is set on a validated item; drop this helper
+    for plain ``RequestItem(..., image=...)`` once that refusal is gone."""
+    from hardneg.miners.types import RequestItem
+
+    return RequestItem(id=id, positives=list(positives)).model_copy(update={"image": image})

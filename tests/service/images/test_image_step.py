@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from hardneg.miners.types import Kind, Negative, RequestItem
+from hardneg.miners.types import Kind, Negative
 from hardneg.service.cache import make_cache
 from hardneg.service.errors import as_api_error
 from hardneg.service.images import ImageRule, InvalidImage, StepStores, image_steps
@@ -18,7 +18,7 @@ from hardneg.service.images.steps import ImageTextStep
 from hardneg.service.settings import Settings
 from hardneg.service.similarity import CachedEmbedder
 from hardneg.service.steps import StepInput, preflight
-from tests.service.images.conftest import data_uri, png
+from tests.service.images.conftest import data_uri, image_item, png
 
 PHRASES = ["red school bus", "yellow taxi", "school van", "minibus", "fire truck", "banana"]
 
@@ -71,8 +71,7 @@ async def test_url_path_and_base64_give_one_encoding(clip_steps, image_server, t
         base64.b64encode(data).decode(),
     ]
     items = [
-        RequestItem(id=str(i), positives=["yellow school bus"], image=f)
-        for i, f in enumerate(forms)
+        image_item(f, id=str(i), positives=("yellow school bus",)) for i, f in enumerate(forms)
     ]
     await preflight(steps, items)
     assert step.vectors is not None and step.vectors.encoded == 1  # one picture, six forms
@@ -90,7 +89,7 @@ async def test_ranking_follows_the_image_text_rule(clip_steps, tiny_clip, tmp_pa
     steps, *_ = clip_steps
     step = _step(steps)
     data = png(2)
-    item = RequestItem(id="a", positives=["yellow school bus"], image=data_uri(data))
+    item = image_item(data_uri(data), id="a", positives=("yellow school bus",))
     await step.prepare([item])
     import io
 
@@ -156,8 +155,8 @@ def _bad_cases(tmp_path, image_server):
 async def test_each_kind_of_bad_image_is_a_422_before_any_work(clip_steps, image_server, tmp_path):
     steps, *_ = clip_steps
     for value, reason in _bad_cases(tmp_path, image_server):
-        good = RequestItem(id="ok", positives=["cat"], image=data_uri(png(6)))
-        bad = RequestItem(id="bad", positives=["cat"], image=value)
+        good = image_item(data_uri(png(6)), id="ok", positives=("cat",))
+        bad = image_item(value, id="bad", positives=("cat",))
         step = _step(steps)
         step.loader.source.s.image_max_bytes = 20_000
         with pytest.raises(InvalidImage) as info:
@@ -171,10 +170,10 @@ async def test_each_kind_of_bad_image_is_a_422_before_any_work(clip_steps, image
 async def test_url_images_are_off_by_default(tiny_clip, tmp_path):
     settings = Settings(_env_file=None)
     steps = image_steps(settings, CachedEmbedder(tiny_clip, None), StepStores())
-    item = RequestItem(positives=["cat"], image="http://127.0.0.1/x.png")
+    item = image_item("http://127.0.0.1/x.png", positives=("cat",))
     with pytest.raises(InvalidImage, match="URL images are off"):
         await preflight(steps, [item])
-    path_item = RequestItem(positives=["cat"], image="x.png")
+    path_item = image_item("x.png", positives=("cat",))
     with pytest.raises(InvalidImage, match="HARDNEG_IMAGE_ROOT unset"):
         await preflight(steps, [path_item])
 
@@ -183,7 +182,7 @@ async def test_minilm_reports_the_step_disabled_with_its_reason(minilm, tmp_path
     steps = image_steps(_settings(tmp_path), CachedEmbedder(minilm, None), StepStores())
     image_server.routes["/m.png"] = png(7)
     hits = len(image_server.hits)
-    item = RequestItem(id="m", positives=["yellow school bus"], image=image_server.url("/m.png"))
+    item = image_item(image_server.url("/m.png"), id="m", positives=("yellow school bus",))
     await preflight(steps, [item])
     assert len(image_server.hits) == hits  # nothing reads the pixels, so nothing is fetched
     step = _step(steps)
@@ -194,7 +193,7 @@ async def test_minilm_reports_the_step_disabled_with_its_reason(minilm, tmp_path
     assert [n.phrase for n in out.negatives] == PHRASES
     # the disabled step still refuses a bad image before any work
     with pytest.raises(InvalidImage):
-        await preflight(steps, [RequestItem(positives=["cat"], image="https://evil.example/x.png")])
+        await preflight(steps, [image_item("https://evil.example/x.png", positives=("cat",))])
 
 
 def test_image_tower_off_is_disabled_too(tiny_configs):
