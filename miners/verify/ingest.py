@@ -17,7 +17,14 @@ from typing import Any
 import numpy as np
 
 from hardneg.miners.false_positive.ingest import IngestError, Source, load_json
-from hardneg.miners.verify.outcome import Decision, Detection, Instance, VerifyOptions, decide
+from hardneg.miners.verify.outcome import (
+    Decision,
+    Detection,
+    Instance,
+    VerifyOptions,
+    fired_decision,
+    iou_matrix,
+)
 from hardneg.miners.verify.records import Query
 
 __all__ = ["Predictions", "decide_round", "parse_predictions"]
@@ -104,22 +111,28 @@ def decide_round(
     truth: Mapping[str, list[Instance]],
     opts: VerifyOptions,
 ) -> dict[int, Decision]:
-    """A decision for every query: ignored unless a detection fires, else :func:`decide`
-    against the positives' instances on its image (CPU-bound: run it in a worker thread)."""
+    """A decision for every query: ignored unless a detection fires, else the rule of
+    :func:`~hardneg.miners.verify.outcome.decide` against the positives' instances on its
+    image. IoU is computed once per image for all its firing detections (CPU-bound: run it in a
+    worker thread)."""
     best: defaultdict[int, float] = defaultdict(float)
     for q, s in zip(preds.query.tolist(), preds.score.tolist(), strict=True):
         best[q] = max(best[q], s)
-    fired_rows: dict[int, list[int]] = defaultdict(list)
+    by_image: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
     for i in np.flatnonzero(preds.score >= opts.score_threshold).tolist():
-        fired_rows[int(preds.query[i])].append(i)
-    out: dict[int, Decision] = {}
-    for qid, query in queries.items():
-        rows = fired_rows.get(qid)
-        if not rows:
-            out[qid] = Decision("ignored", best.get(qid, 0.0))
-            continue
+        q = int(preds.query[i])
+        by_image[queries[q].image_id][q].append(i)
+    out = {qid: Decision("ignored", best.get(qid, 0.0)) for qid in queries}
+    for image_id, per_query in by_image.items():
+        inst = truth.get(image_id, [])
+        rows = [i for q_rows in per_query.values() for i in q_rows]
         dets = [
             Detection(float(preds.score[i]), _box(preds.box[i]), preds.masks.get(i)) for i in rows
         ]
-        out[qid] = decide(dets, truth.get(query.image_id, []), opts)
+        iou = iou_matrix(dets, inst)
+        at = 0
+        for qid, q_rows in per_query.items():
+            block = slice(at, at + len(q_rows))
+            out[qid] = fired_decision(preds.score[q_rows], iou[block], inst, opts)
+            at += len(q_rows)
     return out

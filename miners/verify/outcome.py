@@ -23,7 +23,17 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["Decision", "Detection", "Instance", "Outcome", "VerifyOptions", "decide", "to_rle"]
+__all__ = [
+    "Decision",
+    "Detection",
+    "Instance",
+    "Outcome",
+    "VerifyOptions",
+    "decide",
+    "fired_decision",
+    "iou_matrix",
+    "to_rle",
+]
 
 Outcome = Literal["fooled", "ignored", "elsewhere"]
 
@@ -119,16 +129,26 @@ def decide(dets: Sequence[Detection], truth: Sequence[Instance], opts: VerifyOpt
     """Fooled / ignored / elsewhere for one phrase on one image (see the module docstring)."""
     fired = [d for d in dets if d.score >= opts.score_threshold]
     if not fired:
-        best = max((d.score for d in dets), default=0.0)
-        return Decision("ignored", best)
-    top = max(d.score for d in fired)
-    if not truth:
-        return Decision("elsewhere", top, fired=len(fired))
-    iou = _iou(fired, truth)
+        return Decision("ignored", max((d.score for d in dets), default=0.0))
+    scores = np.array([d.score for d in fired])
+    iou = _iou(fired, truth) if truth else np.zeros((len(fired), 0))
+    return fired_decision(scores, iou, truth, opts)
+
+
+def fired_decision(
+    scores: np.ndarray, iou: np.ndarray, truth: Sequence[Instance], opts: VerifyOptions
+) -> Decision:
+    """The decision for a phrase that fired: ``scores`` of its firing detections and their
+    (detections x instances) ``iou`` with the positives' instances."""
+    top, n = float(scores.max()), len(scores)
     hits = iou >= opts.iou_threshold
     if not hits.any():
-        return Decision("elsewhere", top, iou=float(iou.max(initial=0.0)), fired=len(fired))
-    rows = np.flatnonzero(hits.any(axis=1))
-    score = max(fired[i].score for i in rows)
+        return Decision("elsewhere", top, iou=float(iou.max(initial=0.0)), fired=n)
+    score = float(scores[hits.any(axis=1)].max())
     i, j = (int(x) for x in np.unravel_index(int(np.argmax(np.where(hits, iou, -1.0))), iou.shape))
-    return Decision("fooled", score, float(iou[i, j]), truth[j].phrase, fired=len(fired))
+    return Decision("fooled", score, float(iou[i, j]), truth[j].phrase, fired=n)
+
+
+def iou_matrix(dets: Sequence[Detection], truth: Sequence[Instance]) -> np.ndarray:
+    """(detections x instances) IoU, the way :func:`decide` measures it (for batched callers)."""
+    return _iou(dets, truth) if dets and truth else np.zeros((len(dets), len(truth)))

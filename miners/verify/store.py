@@ -111,9 +111,8 @@ class VerifyStore:
         name = check_round(name)
         async with self.kv.transaction() as txn:
             stats = await self._round_in(txn, name)
-            raw_q = await txn.hgetall(f"queries:{name}")
-            queries = {int(k): Query.model_validate_json(v) for k, v in raw_q.items()}
-            preds = await asyncio.to_thread(parse_predictions, predictions, queries)
+            raw_q = {int(k): v for k, v in (await txn.hgetall(f"queries:{name}")).items()}
+            preds = await asyncio.to_thread(parse_predictions, predictions, raw_q)
             if stats.ingest_hash is not None:
                 if stats.ingest_hash != preds.content_hash:
                     raise Conflict(
@@ -121,6 +120,7 @@ class VerifyStore:
                         " another detector run (one predictions file answers a round)"
                     )
                 return VerifyIngestReport(round=name, already_ingested=True, stats=stats)
+            queries = {k: Query.model_validate_json(v) for k, v in raw_q.items()}
             truth = {
                 img: [_instance(d) for d in json.loads(v)]
                 for img, v in (await txn.hgetall(f"truth:{name}")).items()
