@@ -76,7 +76,7 @@ async def run(args: argparse.Namespace) -> None:
     decode = (time.perf_counter() - start) * 1000 / len(items)
     start = time.perf_counter()
     for p in pics:
-        emb.encode_image([p.image])
+        emb.encode_image([p.picture()])
     forward = (time.perf_counter() - start) * 1000 / len(items)
     cold = await per_item(step, items)
     step.loader._memo.clear()  # a later request: the picture is decoded again, its vector cached

@@ -39,6 +39,10 @@ class Txn:
     async def hmget(self, key: str, fields: Sequence[str]) -> list[str | None]:
         return await self._kv._read_many(key, fields, in_txn=True)
 
+    async def hmget_many(self, asks: Sequence[tuple[str, Sequence[str]]]) -> list[list[str | None]]:
+        """Several ``hmget`` in one round trip (one worker-thread call, one Redis pipeline)."""
+        return await self._kv._read_batch(asks, in_txn=True)
+
     def hset(self, key: str, mapping: dict[str, str]) -> None:
         self.sets[key].update(mapping)
         self.dels[key].difference_update(mapping)
@@ -67,6 +71,11 @@ class KV(ABC):
     async def _read_many(
         self, key: str, fields: Sequence[str], in_txn: bool
     ) -> list[str | None]: ...
+
+    @abstractmethod
+    async def _read_batch(
+        self, asks: Sequence[tuple[str, Sequence[str]]], in_txn: bool
+    ) -> list[list[str | None]]: ...
 
     @abstractmethod
     def transaction(self) -> Any:
@@ -116,12 +125,21 @@ class SqliteKV(KV):
         return {f: v for f, v in rows}
 
     async def _read_many(self, key: str, fields: Sequence[str], in_txn: bool) -> list[str | None]:
-        found: dict[str, str] = {}
+        return (await self._read_batch([(key, fields)], in_txn))[0]
+
+    async def _read_batch(
+        self, asks: Sequence[tuple[str, Sequence[str]]], in_txn: bool
+    ) -> list[list[str | None]]:
         which = "write" if in_txn else "read"
+        return await asyncio.to_thread(lambda: [self._fields(which, k, f) for k, f in asks])
+
+    def _fields(self, which: str, key: str, fields: Sequence[str]) -> list[str | None]:
+        found: dict[str, str] = {}
         for start in range(0, len(fields), 500):  # SQLite caps bound parameters
             part = list(fields[start : start + 500])
-            sql = f"SELECT field, value FROM vf_kv WHERE key = ? AND field IN ({','.join('?' * len(part))})"
-            found.update(await asyncio.to_thread(self._run, which, sql, [key, *part]))
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT field, value FROM vf_kv WHERE key = ? AND field IN ({marks})"
+            found.update(self._run(which, sql, [key, *part]))
         return [found.get(f) for f in fields]
 
     @asynccontextmanager
@@ -173,8 +191,16 @@ class RedisKV(KV):
         return {str(k): str(v) for k, v in (await self._r.hgetall(PREFIX + key)).items()}
 
     async def _read_many(self, key: str, fields: Sequence[str], in_txn: bool) -> list[str | None]:
-        values = await self._r.hmget(PREFIX + key, list(fields))
-        return [None if v is None else str(v) for v in values]
+        return (await self._read_batch([(key, fields)], in_txn))[0]
+
+    async def _read_batch(
+        self, asks: Sequence[tuple[str, Sequence[str]]], in_txn: bool
+    ) -> list[list[str | None]]:
+        pipe = self._r.pipeline(transaction=False)
+        for key, fields in asks:
+            pipe.hmget(PREFIX + key, list(fields))
+        got = await pipe.execute() if asks else []
+        return [[None if v is None else str(v) for v in values] for values in got]
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Txn]:

@@ -150,11 +150,11 @@ class VerifyStore:
         by_image: dict[str, list[int]] = defaultdict(list)
         for qid, q in queries.items():
             by_image[q.image_id].append(qid)
-        for image_id, qids in by_image.items():
-            keys = [match_key(queries[q].phrase) for q in qids]
-            old = await txn.hmget(f"img:{image_id}", keys)
+        keys = {img: [match_key(queries[q].phrase) for q in qids] for img, qids in by_image.items()}
+        olds = await txn.hmget_many([(f"img:{img}", k) for img, k in keys.items()])
+        for (image_id, qids), old in zip(by_image.items(), olds, strict=True):
             out: dict[str, str] = {}
-            for qid, key, raw in zip(qids, keys, old, strict=True):
+            for qid, key, raw in zip(qids, keys[image_id], old, strict=True):
                 q, d = queries[qid], decisions[qid]
                 rec = (
                     OutcomeRecord.model_validate_json(raw)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from hardneg.miners.errors import InvalidInput
 from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.types import MinerStatus, Negative, RequestItem
 from hardneg.miners.verify.base import VerifyImage
@@ -50,19 +51,28 @@ def _ok(start: float, n: int, note: str) -> MinerStatus:
 
 
 class RoundsStep:
-    """Outcomes of ingested rounds for the item's image id (``item.id``)."""
+    """Outcomes of ingested rounds for the item's image id (``item.id``). Until a first round
+    exists it stays silent (no status), so answers without rounds carry no noise."""
 
     name = "verify_rounds"
 
     def __init__(self, store: VerifyStore) -> None:
         self.store = store
+        self._any = False  # a round exists (rounds are never deleted: once true, stays true)
 
     def applies(self, item: RequestItem) -> bool:
         return bool(item.id)
 
+    async def _any_rounds(self) -> bool:
+        """Whether any round exists: one small read per call until the first one does."""
+        self._any = self._any or bool(await self.store.rounds())
+        return self._any
+
     async def apply(self, inp: StepInput) -> StepOutput:
         start = time.perf_counter()
         try:
+            if not await self._any_rounds():
+                return StepOutput(inp.negatives)
             records = await self.store.outcomes(inp.item.id)
         except Exception as exc:  # the rounds' store down: the ranking stands, the status says so
             err = f"verification store unavailable: {type(exc).__name__}: {exc}"
@@ -121,7 +131,10 @@ class VerifierStep:
         if self.verifier is None:
             return StepOutput(inp.negatives, MinerStatus(status="disabled", error=self.reason))
         start = time.perf_counter()
-        image = await self.loader.get(inp.item)
+        try:
+            image = await self.loader.get(inp.item)
+        except InvalidInput as exc:  # only without a preflight: refused there otherwise
+            return StepOutput(inp.negatives, MinerStatus(status="error", error=str(exc)))
         phrases = list(dict.fromkeys([inp.positive, *(n.phrase for n in inp.negatives)]))
         ask = VerifyImage(image.data, image.sha256, *image.size)
         try:

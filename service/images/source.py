@@ -63,15 +63,24 @@ class ImageRef:
 
 @dataclass(frozen=True)
 class LoadedImage:
-    """A checked image: its bytes, their SHA-256 and the decoded RGB picture."""
+    """A checked image: its bytes, their SHA-256, its size, and the decoded RGB picture (None in
+    a slim copy kept between preflight and the steps: :meth:`picture` decodes it again)."""
 
     data: bytes
     sha256: str
-    image: PILImage.Image
+    size: tuple[int, int]
+    image: PILImage.Image | None = None
 
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.image.size
+    def picture(self) -> PILImage.Image:
+        if self.image is not None:
+            return self.image
+        from PIL import Image
+
+        with Image.open(io.BytesIO(self.data)) as im:
+            return im.convert("RGB")
+
+    def slim(self) -> LoadedImage:
+        return LoadedImage(self.data, self.sha256, self.size)
 
 
 def parse_ref(value: str, where: str) -> ImageRef:
@@ -226,7 +235,8 @@ class ImageSource:
             raise
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
             raise InvalidImage(where, "not_an_image", f"{type(exc).__name__}: {exc}") from None
-        return LoadedImage(data=data, sha256=hashlib.sha256(data).hexdigest(), image=rgb)
+        digest = hashlib.sha256(data).hexdigest()
+        return LoadedImage(data=data, sha256=digest, size=rgb.size, image=rgb)
 
     async def aclose(self) -> None:
         await self._client.aclose(lambda c: c.aclose())

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hardneg.miners.errors import InvalidInput
+from hardneg.miners.resilience import LoopLocal
 from hardneg.miners.types import MinerStatus, Negative, RequestItem
 from hardneg.service.images.rule import TIER, ImageRule
 from hardneg.service.images.source import ImageSource, LoadedImage
@@ -32,7 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["ImageLoader", "ImageTextStep", "StepStores", "image_steps"]
 
 MEMO_TTL_S = 300.0  # a request's images stay loaded this long between prepare and apply
-MEMO_SIZE = 256
+MEMO_BYTES = 256_000_000  # bytes of images kept (pixels are not kept: decoded again if needed)
+LOAD_CONCURRENCY = 16  # images of one request fetched and decoded at once
 
 
 class ImageLoader:
@@ -41,6 +44,8 @@ class ImageLoader:
     def __init__(self, source: ImageSource) -> None:
         self.source = source
         self._memo: OrderedDict[str, tuple[float, LoadedImage]] = OrderedDict()
+        self._memo_bytes = 0
+        self._slots = LoopLocal(lambda: asyncio.Semaphore(LOAD_CONCURRENCY))
 
     @staticmethod
     def _key(value: str) -> str:
@@ -70,11 +75,19 @@ class ImageLoader:
         hit = self._memo.get(key)
         if hit is not None and time.monotonic() - hit[0] < MEMO_TTL_S:
             return hit[1]
-        loaded = await self.source.load(item.image, where)
-        self._memo[key] = (time.monotonic(), loaded)
-        while len(self._memo) > MEMO_SIZE:
-            self._memo.popitem(last=False)
+        async with self._slots.get():
+            loaded = await self.source.load(item.image, where)
+        self._remember(key, loaded.slim())
         return loaded
+
+    def _remember(self, key: str, image: LoadedImage) -> None:
+        old = self._memo.pop(key, None)
+        self._memo_bytes -= len(old[1].data) if old else 0
+        self._memo[key] = (time.monotonic(), image)
+        self._memo_bytes += len(image.data)
+        while self._memo_bytes > MEMO_BYTES and len(self._memo) > 1:
+            _, (_, dropped) = self._memo.popitem(last=False)
+            self._memo_bytes -= len(dropped.data)
 
     async def aclose(self) -> None:
         await self.source.aclose()
@@ -117,7 +130,10 @@ class ImageTextStep:
         if self.vectors is None:
             return StepOutput(inp.negatives, MinerStatus(status="disabled", error=self.disabled))
         start = time.perf_counter()
-        image = await self.loader.get(inp.item)
+        try:
+            image = await self.loader.get(inp.item)
+        except InvalidInput as exc:  # only without a preflight: refused there otherwise
+            return StepOutput(inp.negatives, MinerStatus(status="error", error=str(exc)))
         img = (await self.vectors.vectors([image]))[0]
         texts = await self.embedder.encode([inp.positive, *(n.phrase for n in inp.negatives)])
         scores = texts @ img

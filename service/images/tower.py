@@ -68,8 +68,11 @@ class ImageVectors:
         got = dict(zip(unique, await self.cache.get_many(unique), strict=True))
         todo = {im.sha256: im for im in images if got.get(im.sha256) is None}
         if todo:
-            pics = [im.image for im in todo.values()]
-            rows = await asyncio.to_thread(self.model.encode_image, pics)
+
+            def encode() -> np.ndarray:
+                return self.model.encode_image([im.picture() for im in todo.values()])
+
+            rows = await asyncio.to_thread(encode)
             new = {h: np.ascontiguousarray(rows[i], dtype=np.float32) for i, h in enumerate(todo)}
             self.encoded += len(new)
             await self.cache.set_many(new)
