@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_PHRASE_CHARS = 200
 MAX_ITEMS = 1000
@@ -61,17 +61,6 @@ class RequestItem(_Strict):
             " base64). A bad image is a 422 that says why, before any mining."
         ),
     )
-
-    @field_validator("image")
-    @classmethod
-    def _pipeline_runs_no_item_steps_yet(cls, v: str | None) -> str | None:
-        # Refused until the pipeline runs service.images.image_steps (preflight before mining,
-        # steps after): an image must never be accepted and then ignored. Delete when wired.
-        if v is not None:
-            raise ValueError(
-                "image-conditioned ranking is not enabled in this service yet; send image: null"
-            )
-        return v
 
 
 class MineOptions(_Strict):

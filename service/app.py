@@ -60,7 +60,10 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         await pipe.warm_up()
         app.state.pipeline = pipe
         app.state.fp_store = pipe.fp_store  # one store per process: the miner's and the routes'
-        routes_verify.open_for(app)
+        app.state.verify_store = pipe.verify_store  # the image steps' store, shared
+        own_store = pipe.verify_store is None  # a pipeline made without one: the routes' own
+        if own_store:
+            routes_verify.open_for(app)
         log.info(
             "hardneg ready: embedder=%s cache=%s miners=%s",
             pipe.embedder.id,
@@ -70,7 +73,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         try:
             yield
         finally:
-            await routes_verify.aclose(app)
+            if own_store:
+                await routes_verify.aclose(app)
             if own:
                 await pipe.aclose()
 

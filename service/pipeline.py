@@ -26,15 +26,17 @@ from hardneg.miners.types import (
     NegativesResponse,
     RequestItem,
 )
+from hardneg.miners.verify import VerifyStore, open_verify_store
 from hardneg.service import metrics
 from hardneg.service.assemble import Assembler, is_bare
 from hardneg.service.cache import Cache, cache_key, make_cache
 from hardneg.service.fp_step import FalsePositiveImageStep
+from hardneg.service.images import StepStores, image_steps
 from hardneg.service.mining import PositiveMiner, Resolved
 from hardneg.service.rank import Band
 from hardneg.service.settings import Settings
 from hardneg.service.similarity import CachedEmbedder, default_band, load_embedder
-from hardneg.service.steps import ItemStep
+from hardneg.service.steps import ItemStep, preflight
 from hardneg.service.stored import (
     CACHE_SCHEMA,
     DEGRADED_MARK,
@@ -82,6 +84,7 @@ class Pipeline:
         self.ctx = ctx
         self.fp_store = fp_store  # the process's one false-positive store (miner and routes)
         self.steps: list[ItemStep] = list(steps)  # general steps: every request, in this order
+        self.verify_store: VerifyStore | None = None  # detector rounds (image steps and routes)
         self.mining = PositiveMiner(settings, registry, ctx, knowledge, embedder)
         # steps owned by a miner run only when the request selects that miner
         self.miner_steps: dict[str, list[ItemStep]] = {}
@@ -122,7 +125,12 @@ class Pipeline:
         registry = build_registry(ctx, allow=settings.miners, factories=factories)
         for name, why in registry.disabled.items():
             log.info("miner %s disabled: %s", name, why)
-        return cls(settings, cache, cached, knowledge, registry, ctx, fp_store, steps or ())
+        verify_store = open_verify_store(settings)
+        if steps is None:  # images, detector rounds, online verifier (service/images)
+            steps = image_steps(settings, cached, StepStores(cache, verify_store))
+        pipe = cls(settings, cache, cached, knowledge, registry, ctx, fp_store, steps)
+        pipe.verify_store = verify_store
+        return pipe
 
     async def warm_up(
         self, progress: Progress | None = None, names: Sequence[str] | None = None
@@ -185,6 +193,7 @@ class Pipeline:
         """Per item, its cached answer as stored (``parse`` turns it into a model), or an answer
         assembled from its positives' results, each distinct positive mined once."""
         res = self.resolve(request.options())
+        await preflight(self._steps(res), request.items)  # a bad image: 422 before any work
         await self._refresh_data_versions()
         versions = self.versions()
         plan = self._plan(request.items, res, versions)
@@ -365,4 +374,6 @@ class Pipeline:
         await self.registry.aclose()
         if self.fp_store is not None:
             await self.fp_store.aclose()
+        if self.verify_store is not None:
+            await self.verify_store.aclose()
         await self.cache.aclose()

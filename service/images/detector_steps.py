@@ -9,6 +9,7 @@ and reads both steps' evidence, so the image step's order holds within each tier
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from hardneg.service.images.steps import ImageLoader
 
 __all__ = ["RoundsStep", "VerifierStep", "detector_order"]
+
+log = logging.getLogger(__name__)
 
 DETECTOR_KEYS = ("verify_rounds", "verifier")
 _TIER = {"lead": 0, "neutral": 1, "demote": 2}
@@ -51,8 +54,9 @@ def _ok(start: float, n: int, note: str) -> MinerStatus:
 
 
 class RoundsStep:
-    """Outcomes of ingested rounds for the item's image id (``item.id``). Until a first round
-    exists it stays silent (no status), so answers without rounds carry no noise."""
+    """Outcomes of ingested rounds for the item's image id (``item.id``). It applies once a
+    first round exists (looked up in the preflight of each request until then), so answers
+    without rounds keep the pipeline's cached fast path and carry no noise."""
 
     name = "verify_rounds"
 
@@ -61,18 +65,22 @@ class RoundsStep:
         self._any = False  # a round exists (rounds are never deleted: once true, stays true)
 
     def applies(self, item: RequestItem) -> bool:
-        return bool(item.id)
+        return self._any and bool(item.id)
 
-    async def _any_rounds(self) -> bool:
-        """Whether any round exists: one small read per call until the first one does."""
-        self._any = self._any or bool(await self.store.rounds())
-        return self._any
+    async def prepare(self, items: Sequence[RequestItem]) -> None:
+        """One small read per request until the first round exists. A store that fails before
+        any round was seen is logged and asked again next request (there is nothing to apply
+        yet); once rounds exist, ``apply`` reports a failing store in the item's status."""
+        if self._any or not any(it.id for it in items):
+            return
+        try:
+            self._any = bool(await self.store.rounds())
+        except Exception as exc:
+            log.warning("verification store unavailable: %r", exc)
 
     async def apply(self, inp: StepInput) -> StepOutput:
         start = time.perf_counter()
         try:
-            if not await self._any_rounds():
-                return StepOutput(inp.negatives)
             records = await self.store.outcomes(inp.item.id)
         except Exception as exc:  # the rounds' store down: the ranking stands, the status says so
             err = f"verification store unavailable: {type(exc).__name__}: {exc}"
@@ -123,7 +131,7 @@ class VerifierStep:
 
     async def prepare(self, items: Sequence[RequestItem]) -> None:
         if self.verifier is None:
-            self.loader.check(items)
+            await self.loader.check(items)
         else:
             await self.loader.load(items)
 

@@ -51,11 +51,16 @@ class ImageLoader:
     def _key(value: str) -> str:
         return hashlib.sha256(value.encode()).hexdigest()
 
-    def check(self, items: Sequence[RequestItem]) -> None:
-        """The no-I/O checks (form, host allow-list, root) for every item with an image."""
-        for i, item in enumerate(items):
-            if item.image is not None:
-                self.source.check(item.image, f"items.{i}.image")
+    async def check(self, items: Sequence[RequestItem]) -> None:
+        """For steps that will not read the pixels: every image checked all the same, local ones
+        (path, base64) read and decoded, URLs only against the allow-list (not fetched)."""
+        local = [
+            (item, f"items.{i}.image")
+            for i, item in enumerate(items)
+            if item.image is not None
+            and self.source.check(item.image, f"items.{i}.image").kind != "url"
+        ]
+        await asyncio.gather(*(self._one(item, where) for item, where in local))
 
     async def load(self, items: Sequence[RequestItem]) -> list[LoadedImage | None]:
         """Every item's image, concurrently; the first bad one raises InvalidImage."""
@@ -120,7 +125,7 @@ class ImageTextStep:
     async def prepare(self, items: Sequence[RequestItem]) -> None:
         """Check every image; with an image tower, fetch, decode and embed them (cached)."""
         if self.vectors is None:
-            self.loader.check(items)  # nothing will read the pixels: no fetch, same refusals
+            await self.loader.check(items)  # nothing will read the pixels: URLs not fetched
             return
         loaded = [im for im in await self.loader.load(items) if im is not None]
         if loaded:

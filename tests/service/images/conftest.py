@@ -93,9 +93,7 @@ def tiny_clip(tiny_configs):  # noqa: F811
 
 
 def image_item(image: str, id: str = "", positives: tuple[str, ...] = ("cat",)):
-    """A request item carrying ``image``. The wire type refuses images until the pipeline runs
-    the item steps (miners/types.py), so the image is set on a validated item; drop this helper
-    for plain ``RequestItem(..., image=...)`` once that refusal is gone."""
+    """A request item carrying ``image``."""
     from hardneg.miners.types import RequestItem
 
-    return RequestItem(id=id, positives=list(positives)).model_copy(update={"image": image})
+    return RequestItem(id=id, positives=list(positives), image=image)
