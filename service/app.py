@@ -18,6 +18,8 @@ from hardneg.service.routes import Inflight
 from hardneg.service.routes import router as negatives_router
 from hardneg.service.routes_fp import router as fp_router
 from hardneg.service.settings import Settings
+from hardneg.service.verdicts.routes import router as verdicts_router
+from hardneg.service.verdicts.store import open_verdict_store
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         own_store = pipe.verify_store is None  # a pipeline made without one: the routes' own
         if own_store:
             routes_verify.open_for(app)
+        own_verdicts = getattr(app.state, "verdict_store", None) is None
+        if own_verdicts:
+            app.state.verdict_store = open_verdict_store(settings)
         log.info(
             "hardneg ready: embedder=%s cache=%s miners=%s",
             pipe.embedder.id,
@@ -75,6 +80,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         finally:
             if own_store:
                 await routes_verify.aclose(app)
+            if own_verdicts:
+                await app.state.verdict_store.aclose()
+                app.state.verdict_store = None
             if own:
                 await pipe.aclose()
 
@@ -90,6 +98,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.include_router(negatives_router)
     app.include_router(fp_router)
     app.include_router(routes_verify.router)
+    app.include_router(verdicts_router)
     app.add_middleware(MetricsMiddleware)
     return app
 

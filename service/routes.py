@@ -12,6 +12,7 @@ from hardneg.miners.types import MAX_K, ErrorResponse, NegativesRequest, Negativ
 from hardneg.service import metrics
 from hardneg.service.errors import BadRequest, Overloaded, describe_errors
 from hardneg.service.pipeline import Pipeline
+from hardneg.service.verdicts.stats import refresh_verdict_metrics
 
 router = APIRouter()
 
@@ -122,5 +123,6 @@ async def readyz(pipeline: PipelineDep) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def prometheus() -> Response:
+async def prometheus(request: Request) -> Response:
+    await refresh_verdict_metrics(getattr(request.app.state, "verdict_store", None))
     return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)

@@ -25,6 +25,7 @@ from hardneg.miners.settings import MiningSettings, RedisSettings, SettingsSecti
 from hardneg.miners.verify.settings import VerifySettings
 from hardneg.miners.vocabulary.settings import VocabularySettings
 from hardneg.service.images.settings import ImageSettings
+from hardneg.service.verdicts.settings import AnnotateSettings, VerdictSettings
 
 DEFAULT_CLIP = "open_clip:ViT-B-32:laion2b_s34b_b79k"
 FALLBACK_EMBEDDER = "minilm:all-MiniLM-L6-v2"
@@ -134,6 +135,8 @@ class Settings(
     FalsePositiveSettings,
     ImageSettings,
     VerifySettings,
+    VerdictSettings,
+    AnnotateSettings,
 ):
     """Runtime configuration. Read from the environment (``HARDNEG_*``) or a ``.env`` file."""
 

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install the Label Studio server (and its SDK) into a venv of its own, outside the repository:
+# its dependencies (Django and many pins) must not disturb hardneg's environment.
+#   bash deploy/labelstudio/install.sh [VENV_DIR]      (default /work/.tools/label-studio)
+# Then: VENV_DIR/bin/label-studio start ... (see docs/annotation.md), or the opt-in test
+# `bash deploy/labelstudio/run_real.sh`.
+set -euo pipefail
+venv="${1:-${HARDNEG_LS_VENV:-/work/.tools/label-studio}}"
+version="${LABEL_STUDIO_VERSION:-1.23.2}"
+if [ -x "$venv/bin/label-studio" ] && "$venv/bin/python" -c "import label_studio_sdk" 2>/dev/null; then
+  echo "label-studio already installed in $venv"
+  exit 0
+fi
+mkdir -p "$(dirname "$venv")"
+python3 -m venv "$venv"
+"$venv/bin/pip" install -q --upgrade pip
+"$venv/bin/pip" install -q "label-studio==$version" label-studio-sdk
+echo "installed label-studio $version in $venv"

@@ -1,0 +1,150 @@
+"""Verdicts fed back into mining, as item steps (``service/steps.py``) that run after the cache on
+every request, so cached answers follow new verdicts at once.
+
+- :class:`PresentOnItemStep`: a negative judged ``present`` on an item never comes back for it.
+- :class:`PositiveVerdictStep`: for a positive, a negative rejected by more distinct items than
+  confirmed it (by ``verdict_demote_items``) is demoted, by ``verdict_drop_items`` dropped, for
+  every item; one confirmed (``absent``) by that many more is raised. Each negative with verdicts
+  carries them in ``evidence["verdicts"]``.
+
+A failing store degrades the step (status ``error``, negatives unchanged); it never fails mining.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from hardneg.miners.knowledge.normalize import match_key
+from hardneg.miners.types import MinerStatus, Negative, RequestItem
+from hardneg.miners.verdicts import VerdictCounts
+from hardneg.service.steps import ItemStep, StepInput, StepOutput
+from hardneg.service.verdicts.settings import VerdictSettings
+from hardneg.service.verdicts.store import VerdictStore
+
+__all__ = ["PositiveVerdictStep", "PresentOnItemStep", "verdict_steps"]
+
+log = logging.getLogger(__name__)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def ms(self) -> float:
+        return (time.perf_counter() - self.start) * 1000
+
+
+@contextmanager
+def _guarded(name: str, inp: StepInput, box: list[StepOutput]) -> Iterator[_Timer]:
+    """Run a step's body; a store failure leaves the negatives as they were, status error."""
+    timer = _Timer()
+    try:
+        yield timer
+    except Exception as exc:
+        log.warning("verdict step %s failed for %r: %s", name, inp.positive, exc)
+        status = MinerStatus(status="error", ms=timer.ms, error=f"{type(exc).__name__}: {exc}")
+        box[:] = [StepOutput(negatives=inp.negatives, status=status)]
+
+
+class PresentOnItemStep:
+    """Drops the negatives judged present on this item (by any annotator, for any positive)."""
+
+    name = "verdicts_item"
+
+    def __init__(self, store: VerdictStore) -> None:
+        self.store = store
+
+    def applies(self, item: RequestItem) -> bool:
+        return bool(item.id)  # verdicts are kept per item id: an anonymous item has none
+
+    async def apply(self, inp: StepInput) -> StepOutput:
+        box: list[StepOutput] = []
+        with _guarded(self.name, inp, box) as timer:
+            present = await self.store.present_on_item(inp.item.id)
+            kept = [n for n in inp.negatives if match_key(n.phrase) not in present]
+            dropped = len(inp.negatives) - len(kept)
+            note = f"{dropped} judged present on this item" if dropped else None
+            status = MinerStatus(status="ok", candidates=dropped, ms=timer.ms, note=note)
+            box.append(StepOutput(negatives=kept, status=status))
+        return box[0]
+
+    async def aclose(self) -> None:
+        return None
+
+
+class PositiveVerdictStep:
+    """Re-orders a positive's negatives by what annotators said about them on other items."""
+
+    name = "verdicts_positive"
+
+    def __init__(self, store: VerdictStore, demote_items: int, drop_items: int) -> None:
+        self.store = store
+        self.demote_items = demote_items
+        self.drop_items = max(drop_items, demote_items)
+
+    def applies(self, item: RequestItem) -> bool:
+        return True  # any positive may have verdicts; the store answers in one round trip
+
+    def tier(self, counts: VerdictCounts) -> int:
+        """0 raised, 1 as ranked, 2 demoted, 3 dropped."""
+        net = counts.net_bad
+        if net >= self.drop_items:
+            return 3
+        if net >= self.demote_items:
+            return 2
+        return 0 if -net >= self.demote_items else 1
+
+    async def apply(self, inp: StepInput) -> StepOutput:
+        box: list[StepOutput] = []
+        with _guarded(self.name, inp, box) as timer:
+            counts = await self.store.counts(inp.positive, [n.phrase for n in inp.negatives])
+            ranked, moved = _reorder(inp.negatives, counts, self.tier)
+            note = _describe(moved) or None
+            status = MinerStatus(status="ok", candidates=len(counts), ms=timer.ms, note=note)
+            box.append(StepOutput(negatives=ranked, status=status))
+        return box[0]
+
+    async def aclose(self) -> None:
+        return None
+
+
+_ACTIONS = ("raised", "kept", "demoted", "dropped")
+
+
+def _reorder(
+    negatives: list[Negative],
+    counts: dict[str, VerdictCounts],
+    tier: Callable[[VerdictCounts], int],
+) -> tuple[list[Negative], dict[str, int]]:
+    """Stable partition by tier (raised, as ranked, demoted); dropped ones go. Negatives with
+    verdicts get them as evidence."""
+    tiers: list[list[Negative]] = [[], [], [], []]
+    moved = dict.fromkeys(_ACTIONS, 0)
+    for neg in negatives:
+        c = counts.get(match_key(neg.phrase))
+        if c is None:
+            tiers[1].append(neg)
+            continue
+        t = tier(c)
+        moved[_ACTIONS[t]] += 1
+        evidence = {**neg.evidence, "verdicts": {**c.model_dump(), "action": _ACTIONS[t]}}
+        tiers[t].append(neg.model_copy(update={"evidence": evidence}))
+    return tiers[0] + tiers[1] + tiers[2], moved
+
+
+def _describe(moved: dict[str, int]) -> str:
+    parts = [f"{n} {a}" for a, n in moved.items() if n and a != "kept"]
+    return ", ".join(parts) + " by verdicts on other items" if parts else ""
+
+
+def verdict_steps(settings: VerdictSettings, store: VerdictStore) -> list[ItemStep]:
+    """The item steps the pipeline registers for verdicts, in order: the item's own verdicts
+    first (they drop), then the positive's (they re-order what is left)."""
+    return [
+        PresentOnItemStep(store),
+        PositiveVerdictStep(store, settings.verdict_demote_items, settings.verdict_drop_items),
+    ]
