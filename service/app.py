@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from hardneg.service import metrics, routes_verify
 from hardneg.service.errors import install_error_handlers
+from hardneg.service.labelstudio import router as labelstudio_router
 from hardneg.service.pipeline import Pipeline
 from hardneg.service.routes import Inflight
 from hardneg.service.routes import router as negatives_router
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.include_router(fp_router)
     app.include_router(routes_verify.router)
     app.include_router(verdicts_router)
+    app.include_router(labelstudio_router, prefix="/labelstudio")
     app.add_middleware(MetricsMiddleware)
     return app
 

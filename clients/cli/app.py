@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hardneg.clients.cli.annotate import annotate_app
 from hardneg.clients.cli.fp import fp_app
 from hardneg.clients.cli.verify import verify_app
 from hardneg.miners.types import NegativesRequest, NegativesResponse
@@ -30,6 +31,7 @@ index_app = typer.Typer(help="Build vocabulary indexes ahead of time.", no_args_
 app.add_typer(index_app, name="index")
 app.add_typer(fp_app, name="fp")
 app.add_typer(verify_app, name="verify")
+app.add_typer(annotate_app, name="annotate")
 out = Console()
 err = Console(stderr=True)
 

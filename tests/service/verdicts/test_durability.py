@@ -152,10 +152,15 @@ def test_acknowledged_verdicts_survive_kill_9_of_service_and_redis(
         for vid, body in acked.items():
             row = stored[vid]
             assert (row["phrase"], row["verdict"], row["item_id"]) == (
-                body["negative"], body["verdict"], body["item_id"])
+                body["negative"],
+                body["verdict"],
+                body["item_id"],
+            )
         assert writers.failed > 0  # some requests were in flight or refused when both died
-        print(f"{backend}: {len(acked)} acknowledged, all present after kill -9; "
-              f"{writers.failed} unacknowledged, {len(stored) - len(acked)} of them stored")
+        print(
+            f"{backend}: {len(acked)} acknowledged, all present after kill -9; "
+            f"{writers.failed} unacknowledged, {len(stored) - len(acked)} of them stored"
+        )
     finally:
         service.stop()
         redis.stop()

@@ -50,8 +50,13 @@ async def test_one_then_a_batch_then_the_same_again(client):
     assert one.status_code == 200 and one.json()["stored"] == 1
     batch = {"verdicts": [body(1), body(2, negative="minivan", verdict="absent")]}
     resp = await client.post("/v1/verdicts", json=batch)
-    assert resp.json() == {"stored": 1, "duplicates": 1, "replaced": 0, "deleted": 0,
-                           "ids": ["v1", "v2"]}
+    assert resp.json() == {
+        "stored": 1,
+        "duplicates": 1,
+        "replaced": 0,
+        "deleted": 0,
+        "ids": ["v1", "v2"],
+    }
     by_item = (await client.get("/v1/verdicts", params={"item_id": "img-1"})).json()["verdicts"]
     assert [v["id"] for v in by_item] == ["v1", "v2"] and by_item[0]["received_at"] > 0
     by_pos = await client.get("/v1/verdicts", params={"positive": "Yellow School-Buses"})
@@ -65,8 +70,11 @@ async def test_bad_input_is_422_in_the_one_shape_and_stores_nothing(client):
     assert "negative" in _error(await client.post("/v1/verdicts", json=batch))
     assert "id" in _error(await client.post("/v1/verdicts", json=body(1, id=" ")))
     assert "extra" in _error(await client.post("/v1/verdicts", json=body(1, colour="red"))).lower()
-    _error(await client.post("/v1/verdicts", content=b"{not json",
-                             headers={"content-type": "application/json"}))
+    _error(
+        await client.post(
+            "/v1/verdicts", content=b"{not json", headers={"content-type": "application/json"}
+        )
+    )
     assert "exactly one" in _error(await client.get("/v1/verdicts"))
     assert (await client.get("/v1/verdicts", params={"item_id": "img-1"})).json() == {
         "verdicts": []
@@ -80,11 +88,16 @@ async def test_delete(client):
 
 
 async def test_export_is_features_ready_jsonl_and_resumes(client):
-    await client.post("/v1/verdicts", json={"verdicts": [
-        body(1, sources=["llm", "ontology"], kind="colour"),
-        body(2, negative="minivan", verdict="absent"),
-        body(3, negative="van", verdict="unsure"),
-    ]})
+    await client.post(
+        "/v1/verdicts",
+        json={
+            "verdicts": [
+                body(1, sources=["llm", "ontology"], kind="colour"),
+                body(2, negative="minivan", verdict="absent"),
+                body(3, negative="van", verdict="unsure"),
+            ]
+        },
+    )
     resp = await client.get("/v1/verdicts/export")
     assert resp.headers["content-type"].startswith("application/x-ndjson")
     rows = [json.loads(line) for line in resp.text.splitlines()]
@@ -96,17 +109,25 @@ async def test_export_is_features_ready_jsonl_and_resumes(client):
 
 
 async def test_stats_acceptance_per_miner_and_kind(client):
-    await client.post("/v1/verdicts", json={"verdicts": [
-        body(1, sources=["llm"], kind="colour", verdict="absent"),
-        body(2, sources=["llm"], kind="colour", negative="red bus"),
-        body(3, sources=["vocabulary"], kind="type", negative="tram", verdict="absent"),
-        body(4, sources=["vocabulary"], negative="van", verdict="unsure"),
-    ]})
+    await client.post(
+        "/v1/verdicts",
+        json={
+            "verdicts": [
+                body(1, sources=["llm"], kind="colour", verdict="absent"),
+                body(2, sources=["llm"], kind="colour", negative="red bus"),
+                body(3, sources=["vocabulary"], kind="type", negative="tram", verdict="absent"),
+                body(4, sources=["vocabulary"], negative="van", verdict="unsure"),
+            ]
+        },
+    )
     stats = (await client.get("/v1/stats")).json()["verdicts"]
     assert stats["total"]["judged"] == 3 and stats["total"]["acceptance"] == pytest.approx(0.6667)
     assert stats["by_miner"]["llm"]["acceptance"] == 0.5
     assert stats["by_miner"]["vocabulary"] == {
-        "counts": {"absent": 1, "unsure": 1}, "judged": 1, "acceptance": 1.0}
+        "counts": {"absent": 1, "unsure": 1},
+        "judged": 1,
+        "acceptance": 1.0,
+    }
     assert stats["by_kind"]["colour"]["acceptance"] == 0.5
 
 
