@@ -75,10 +75,10 @@ class LabelStudioAPI:
         return out
 
     async def tasks(self, project_id: int) -> AsyncIterator[tuple[list[dict[str, Any]], int]]:
-        """Pages of tasks (with their data), and the project's task total."""
+        """Pages of tasks (with their data and predictions), and the project's task total."""
         page = 1
         while True:
-            params = {"project": project_id, "page": page, "page_size": PAGE_SIZE}
+            params = {"project": project_id, "page": page, "page_size": PAGE_SIZE, "fields": "all"}
             try:
                 body = await self.call("GET", "/api/tasks/", params=params)
             except LabelStudioError as exc:

@@ -51,10 +51,12 @@ class PushReport:
 def _done(task: dict[str, Any], control: Control) -> bool:
     from hardneg.service.labelstudio.config import PROVENANCE_FIELD
 
-    versions = str(task.get("predictions_model_versions") or "")
+    versions = [str(p.get("model_version") or "") for p in task.get("predictions") or []]
+    versions.append(str(task.get("predictions_model_versions") or ""))
     data = task.get("data") or {}
     has_options = control.options_field is None or bool(data.get(control.options_field))
-    return "hardneg:" in versions and has_options and PROVENANCE_FIELD in data
+    pushed = any(v.startswith("hardneg:") or ",hardneg:" in v for v in versions)
+    return pushed and has_options and PROVENANCE_FIELD in data
 
 
 async def _push_page(

@@ -13,6 +13,7 @@ if [ -x "$venv/bin/label-studio" ] && "$venv/bin/python" -c "import label_studio
 fi
 mkdir -p "$(dirname "$venv")"
 python3 -m venv "$venv"
-"$venv/bin/pip" install -q --upgrade pip
-"$venv/bin/pip" install -q "label-studio==$version" label-studio-sdk
+"$venv/bin/pip" install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+"$venv/bin/pip" install -q "label-studio==$version" label-studio-sdk 2>&1 | grep -v "^WARNING: Location" || true
+[ -x "$venv/bin/label-studio" ] || { echo "label-studio install failed in $venv" >&2; exit 1; }
 echo "installed label-studio $version in $venv"

@@ -42,6 +42,13 @@ def _judged(control: Control, result: list[dict[str, Any]], proposed: list[str])
     return out | {p: "" for p in proposed if p not in ticked}  # "" = the unselected verdict
 
 
+def _annotator(user: Any) -> str:
+    """Label Studio sends the user's id (or, expanded, the user with an email)."""
+    if isinstance(user, dict):
+        user = user.get("email") or user.get("id")
+    return f"{SOURCE}:{user}" if user not in (None, "") else ""
+
+
 def verdicts_of(
     payload: dict[str, Any], control_name: str, unselected: VerdictKind
 ) -> tuple[str, list[Verdict]]:
@@ -60,7 +67,7 @@ def verdicts_of(
     known = {match_key(str(p.get("phrase"))): p for p in data.get(PROVENANCE_FIELD) or []}
     proposed = [str(p.get("phrase")) for p in known.values()]
     judged = _judged(control, annotation.get("result") or [], proposed)
-    annotator = str(annotation.get("completed_by") or "")
+    annotator = _annotator(annotation.get("completed_by"))
     out = []
     for phrase, name in judged.items():
         try:
