@@ -15,6 +15,7 @@ from hardneg.service import metrics, routes_verify
 from hardneg.service.errors import install_error_handlers
 from hardneg.service.labelstudio import router as labelstudio_router
 from hardneg.service.pipeline import Pipeline
+from hardneg.service.review import router as review_router
 from hardneg.service.routes import Inflight
 from hardneg.service.routes import router as negatives_router
 from hardneg.service.routes_fp import router as fp_router
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.include_router(routes_verify.router)
     app.include_router(verdicts_router)
     app.include_router(labelstudio_router, prefix="/labelstudio")
+    app.include_router(review_router)
     app.add_middleware(MetricsMiddleware)
     return app
 

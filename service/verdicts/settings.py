@@ -66,3 +66,8 @@ class AnnotateSettings(SettingsSection):
         " left unticked (ticked ones are `absent`).",
     )
     review_k: int = Field(12, ge=1, le=200, description="Negatives shown per item on /review.")
+    review_items: Path | None = Field(
+        None,
+        description="JSON Lines file of items to review on /review (the batch input format;"
+        " an `image` URL per line is shown, not mined); unset = /review?positive=... only.",
+    )
