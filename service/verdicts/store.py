@@ -253,7 +253,7 @@ class SqliteVerdictStore(VerdictStore):
 
     async def stats(self) -> VerdictStats:
         rows = await asyncio.to_thread(self._read, "SELECT name, n FROM verdict_counters")
-        return VerdictStats.from_fields(dict(rows))  # type: ignore[arg-type]
+        return VerdictStats.from_fields({str(name): int(n) for name, n in rows})
 
     async def aclose(self) -> None:
         with self._mutex:

@@ -108,7 +108,12 @@ def _op(e: Entry) -> dict[str, Any]:
     }
 
 
-def _stored(raw: str) -> StoredVerdict:
+def _text(value: str | bytes) -> str:
+    """The client decodes responses; this keeps the types honest for mypy."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _stored(raw: str | bytes) -> StoredVerdict:
     m = json.loads(raw)
     return StoredVerdict.model_validate(
         {**json.loads(m["rec"]), "received_at": m["received_at"], "seq": int(m["seq"])}
@@ -152,7 +157,7 @@ class RedisVerdictStore(VerdictStore):
 
     async def _run(self, group: str, ops: list[dict[str, Any]], ids: list[str]) -> VerdictWrite:
         await self._check_durable()
-        args = [PREFIX, time.time(), group, json.dumps(ops)]
+        args: list[str | float] = [PREFIX, time.time(), group, json.dumps(ops)]
         stored, dup, replaced, deleted, removed = await self._script(args=args)
         return VerdictWrite(
             stored=stored,
@@ -184,18 +189,19 @@ class RedisVerdictStore(VerdictStore):
         return out[:limit]
 
     async def by_item(self, item_id: str, limit: int) -> list[StoredVerdict]:
-        return await self._records(sorted(await self._r.smembers(f"{PREFIX}item:{item_id}")), limit)
+        ids = await self._r.smembers(f"{PREFIX}item:{item_id}")
+        return await self._records(sorted(map(_text, ids)), limit)
 
     async def by_positive(self, positive: str, limit: int) -> list[StoredVerdict]:
         ids = await self._r.smembers(f"{PREFIX}pos:{match_key(positive)}")
-        return await self._records(sorted(ids), limit)
+        return await self._records(sorted(map(_text, ids)), limit)
 
     async def export(self, since: int, limit: int) -> list[StoredVerdict]:
         ids = await self._r.zrangebyscore(f"{PREFIX}log", f"({since}", "+inf", start=0, num=limit)
-        return await self._records(ids, limit)
+        return await self._records([_text(i) for i in ids if isinstance(i, str | bytes)], limit)
 
     async def present_on_item(self, item_id: str) -> set[str]:
-        return set(await self._r.hkeys(f"{PREFIX}present:{item_id}"))
+        return set(map(_text, await self._r.hkeys(f"{PREFIX}present:{item_id}")))
 
     async def counts(self, positive: str, negatives: Sequence[str]) -> dict[str, VerdictCounts]:
         keys = sorted({match_key(n) for n in negatives})
@@ -212,7 +218,7 @@ class RedisVerdictStore(VerdictStore):
 
     async def stats(self) -> VerdictStats:
         raw = await self._r.hgetall(f"{PREFIX}stats")
-        return VerdictStats.from_fields({k: int(v) for k, v in raw.items()})
+        return VerdictStats.from_fields({_text(k): int(v) for k, v in raw.items()})
 
     async def aclose(self) -> None:
         await self._r.aclose()
