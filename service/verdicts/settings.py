@@ -36,6 +36,12 @@ class VerdictSettings(SettingsSection):
         " this many more distinct items than confirmed it (absent) is demoted for that positive"
         " everywhere; confirmed by this many more than rejected it, it is raised.",
     )
+    verdict_refresh_s: float = Field(
+        2.0,
+        gt=0,
+        description="How often a process re-reads which items and positives have verdicts"
+        " (its own writes count at once; other processes' within this many seconds).",
+    )
     verdict_drop_items: int = Field(
         4,
         ge=1,

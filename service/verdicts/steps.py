@@ -21,6 +21,7 @@ from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.types import MinerStatus, Negative, RequestItem
 from hardneg.miners.verdicts import VerdictCounts
 from hardneg.service.steps import ItemStep, StepInput, StepOutput
+from hardneg.service.verdicts.index import VerdictIndex
 from hardneg.service.verdicts.settings import VerdictSettings
 from hardneg.service.verdicts.store import VerdictStore
 
@@ -55,11 +56,14 @@ class PresentOnItemStep:
 
     name = "verdicts_item"
 
-    def __init__(self, store: VerdictStore) -> None:
+    def __init__(self, store: VerdictStore, index: VerdictIndex | None = None) -> None:
         self.store = store
+        self.index = index
 
     def applies(self, item: RequestItem) -> bool:
-        return bool(item.id)  # verdicts are kept per item id: an anonymous item has none
+        if not item.id:
+            return False  # verdicts are kept per item id: an anonymous item has none
+        return self.index is None or self.index.has_present(item.id)
 
     async def apply(self, inp: StepInput) -> StepOutput:
         box: list[StepOutput] = []
@@ -81,13 +85,20 @@ class PositiveVerdictStep:
 
     name = "verdicts_positive"
 
-    def __init__(self, store: VerdictStore, demote_items: int, drop_items: int) -> None:
+    def __init__(
+        self,
+        store: VerdictStore,
+        demote_items: int,
+        drop_items: int,
+        index: VerdictIndex | None = None,
+    ) -> None:
         self.store = store
         self.demote_items = demote_items
         self.drop_items = max(drop_items, demote_items)
+        self.index = index
 
     def applies(self, item: RequestItem) -> bool:
-        return True  # any positive may have verdicts; the store answers in one round trip
+        return self.index is None or self.index.has_positive(item.positives)
 
     def tier(self, counts: VerdictCounts) -> int:
         """0 raised, 1 as ranked, 2 demoted, 3 dropped."""
@@ -143,8 +154,12 @@ def _describe(moved: dict[str, int]) -> str:
 
 def verdict_steps(settings: VerdictSettings, store: VerdictStore) -> list[ItemStep]:
     """The item steps the pipeline registers for verdicts, in order: the item's own verdicts
-    first (they drop), then the positive's (they re-order what is left)."""
+    first (they drop), then the positive's (they re-order what is left). They share one index
+    of what has verdicts, so items without any skip both steps without I/O."""
+    index = VerdictIndex(store, settings.verdict_refresh_s)
     return [
-        PresentOnItemStep(store),
-        PositiveVerdictStep(store, settings.verdict_demote_items, settings.verdict_drop_items),
+        PresentOnItemStep(store, index),
+        PositiveVerdictStep(
+            store, settings.verdict_demote_items, settings.verdict_drop_items, index
+        ),
     ]

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,17 +82,38 @@ class VerdictStats:
 
 
 class VerdictStore(ABC):
-    """Durable verdicts, indexed by id, item, positive and group."""
+    """Durable verdicts, indexed by id, item, positive and group. ``listeners`` hear of every
+    write this process makes (the steps' index of what has verdicts)."""
 
     backend: str
+    listeners: list[Callable[[Sequence[Verdict]], None]]
 
-    @abstractmethod
     async def write(self, verdicts: Sequence[Verdict]) -> VerdictWrite:
         """Store verdicts in one transaction; returns once they are on disk."""
+        out = await self._write(None, verdicts)
+        self._notify(verdicts)
+        return out
 
-    @abstractmethod
     async def replace_group(self, group: str, verdicts: Sequence[Verdict]) -> VerdictWrite:
         """Make ``verdicts`` the whole of ``group`` (those of the group not among them go)."""
+        if not group:
+            raise ValueError("a group name is required")
+        out = await self._write(group, verdicts)
+        self._notify(verdicts)
+        return out
+
+    def _notify(self, verdicts: Sequence[Verdict]) -> None:
+        for listener in getattr(self, "listeners", ()):
+            listener(verdicts)
+
+    @abstractmethod
+    async def _write(self, group: str | None, verdicts: Sequence[Verdict]) -> VerdictWrite:
+        """One transaction: with a group, replace the group's verdicts; else add or replace."""
+
+    @abstractmethod
+    async def with_verdicts(self) -> tuple[set[str], set[str]]:
+        """Match keys of the positives that have verdicts, and ids of the items with a
+        ``present`` verdict: what the steps need to know to skip an item without I/O."""
 
     @abstractmethod
     async def delete(self, verdict_id: str) -> bool:
@@ -162,6 +183,7 @@ class SqliteVerdictStore(VerdictStore):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.listeners = []
         self._conn: sqlite3.Connection | None = None
         self._mutex = threading.Lock()  # one connection, used from worker threads
 
@@ -194,11 +216,15 @@ class SqliteVerdictStore(VerdictStore):
                 raise
         return out
 
-    async def write(self, verdicts: Sequence[Verdict]) -> VerdictWrite:
-        return await asyncio.to_thread(self._transaction, None, verdicts)
-
-    async def replace_group(self, group: str, verdicts: Sequence[Verdict]) -> VerdictWrite:
+    async def _write(self, group: str | None, verdicts: Sequence[Verdict]) -> VerdictWrite:
         return await asyncio.to_thread(self._transaction, group, verdicts)
+
+    async def with_verdicts(self) -> tuple[set[str], set[str]]:
+        pkeys = await asyncio.to_thread(self._read, "SELECT DISTINCT pkey FROM verdicts")
+        items = await asyncio.to_thread(
+            self._read, "SELECT DISTINCT item_id FROM verdicts WHERE verdict = 'present'"
+        )
+        return {r[0] for r in pkeys}, {r[0] for r in items}
 
     def _delete_sync(self, verdict_id: str) -> bool:
         with self._mutex:

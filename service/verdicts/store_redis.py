@@ -8,7 +8,8 @@ Layout: ``v:<id>`` the verdict (JSON with its index fields), ``log`` a sorted se
 ``item:<item>`` / ``pos:<positive key>`` / ``grp:<group>`` sets of ids, ``present:<item>`` a hash
 of negative keys judged present (reference counts), ``ref:<positive key>`` reference counts per
 (negative, verdict, item), ``agg:<positive key>`` distinct items per (negative, verdict) (what
-mining reads), ``stats`` counters by verdict, miner and kind, ``seq`` the log counter.
+mining reads), ``pkeys`` / ``present_items`` verdicts per positive key / present verdicts per
+item, ``stats`` counters by verdict, miner and kind, ``seq`` the log counter.
 """
 
 from __future__ import annotations
@@ -53,7 +54,11 @@ local function index(m, sign)
   if m.verdict == 'present' then
     local n = redis.call('HINCRBY', P..'present:'..m.item, m.nkey, sign)
     if n <= 0 then redis.call('HDEL', P..'present:'..m.item, m.nkey) end
+    n = redis.call('HINCRBY', P..'present_items', m.item, sign)
+    if n <= 0 then redis.call('HDEL', P..'present_items', m.item) end
   end
+  local c = redis.call('HINCRBY', P..'pkeys', m.pkey, sign)
+  if c <= 0 then redis.call('HDEL', P..'pkeys', m.pkey) end
   for _, f in ipairs(m.stats) do redis.call('HINCRBY', P..'stats', f, sign) end
 end
 local function remove(id)
@@ -132,6 +137,7 @@ class RedisVerdictStore(VerdictStore):
             url, decode_responses=True, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
         )
         self._script = self._r.register_script(_SCRIPT)
+        self.listeners = []
         self._checked = False
 
     async def _check_durable(self) -> None:
@@ -167,15 +173,16 @@ class RedisVerdictStore(VerdictStore):
             ids=ids,
         )
 
-    async def write(self, verdicts: Sequence[Verdict]) -> VerdictWrite:
+    async def _write(self, group: str | None, verdicts: Sequence[Verdict]) -> VerdictWrite:
         entries = [Entry.of(v) for v in verdicts]
-        return await self._run("", [_op(e) for e in entries], [v.id for v in verdicts])
+        return await self._run(group or "", [_op(e) for e in entries], [v.id for v in verdicts])
 
-    async def replace_group(self, group: str, verdicts: Sequence[Verdict]) -> VerdictWrite:
-        if not group:
-            raise ValueError("a group name is required")
-        entries = [Entry.of(v) for v in verdicts]
-        return await self._run(group, [_op(e) for e in entries], [v.id for v in verdicts])
+    async def with_verdicts(self) -> tuple[set[str], set[str]]:
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hkeys(f"{PREFIX}pkeys")
+        pipe.hkeys(f"{PREFIX}present_items")
+        pkeys, items = await pipe.execute()
+        return set(map(_text, pkeys)), set(map(_text, items))
 
     async def delete(self, verdict_id: str) -> bool:
         out = await self._run("", [{"id": verdict_id, "del": True}], [])
