@@ -13,9 +13,9 @@ from fastapi import FastAPI
 
 from hardneg.service import metrics, routes_verify
 from hardneg.service.errors import install_error_handlers
-from hardneg.service.labelstudio import router as labelstudio_router
+from hardneg.service.labelstudio.router import router as labelstudio_router
 from hardneg.service.pipeline import Pipeline
-from hardneg.service.review import router as review_router
+from hardneg.service.review.routes import router as review_router
 from hardneg.service.routes import Inflight
 from hardneg.service.routes import router as negatives_router
 from hardneg.service.routes_fp import router as fp_router

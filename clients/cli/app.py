@@ -1,4 +1,5 @@
 """The ``hardneg`` command line: serve, mine, index build, doctor, fp, verify.
+"""The ``hardneg`` command line: serve, mine, index build, doctor, fp, annotate, verdicts.
 
 Heavy modules (torch, faiss, FastAPI) load inside the commands that need them, so ``hardneg
 mine --url`` stays as light as the HTTP client.
@@ -20,6 +21,7 @@ from rich.table import Table
 from hardneg.clients.cli.annotate import annotate_app
 from hardneg.clients.cli.fp import fp_app
 from hardneg.clients.cli.verify import verify_app
+from hardneg.clients.cli.verdicts import verdicts_app
 from hardneg.miners.types import NegativesRequest, NegativesResponse
 
 app = typer.Typer(
@@ -32,6 +34,7 @@ app.add_typer(index_app, name="index")
 app.add_typer(fp_app, name="fp")
 app.add_typer(verify_app, name="verify")
 app.add_typer(annotate_app, name="annotate")
+app.add_typer(verdicts_app, name="verdicts")
 out = Console()
 err = Console(stderr=True)
 

@@ -1,8 +1,3 @@
-"""Label Studio: an ML backend router (predict, setup, health, webhook), label configs, and
-annotations turned into verdicts (see docs/annotation.md)."""
-
-from __future__ import annotations
-
-from hardneg.service.labelstudio.router import router
-
-__all__ = ["router"]
+"""Label Studio: an ML backend router (``router``: predict, setup, health, webhook), label configs
+and tasks (``config``), annotations turned into verdicts (``annotations``); see
+docs/annotation.md. Nothing is imported here, so the CLI can read configs without FastAPI."""
