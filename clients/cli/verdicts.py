@@ -53,14 +53,14 @@ async def rows(url: str | None, since: int = 0) -> AsyncIterator[dict[str, Any]]
                     yield json.loads(line)
         return
     from hardneg.service.settings import Settings
-    from hardneg.service.verdicts.routes import export_lines
+    from hardneg.service.verdicts.stats import export_lines
     from hardneg.service.verdicts.store import open_verdict_store
 
     store = open_verdict_store(Settings())
     try:
         async for chunk in export_lines(store, since):
-            for line in chunk.splitlines():
-                yield json.loads(line)
+            for raw in chunk.splitlines():
+                yield json.loads(raw)
     finally:
         await store.aclose()
 

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,8 +13,6 @@ from pydantic import BaseModel, Discriminator, Field, Tag
 from hardneg.miners.errors import DependencyDown
 from hardneg.miners.types import ErrorResponse
 from hardneg.miners.verdicts import (
-    MAX_VERDICTS,
-    StoredVerdict,
     Verdict,
     VerdictBatch,
     VerdictList,
@@ -24,7 +20,7 @@ from hardneg.miners.verdicts import (
 )
 from hardneg.service.access import WriteAccess
 from hardneg.service.errors import BadRequest, NotFound
-from hardneg.service.verdicts.stats import StatsResponse, acceptance_report, features_row
+from hardneg.service.verdicts.stats import StatsResponse, acceptance_report, export_lines
 from hardneg.service.verdicts.store import VerdictStore
 
 router = APIRouter(tags=["verdicts"])
@@ -33,7 +29,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "Invalid verdict (says what is wrong)"},
     503: {"model": ErrorResponse, "description": "Verdict store unavailable: nothing stored"},
 }
-EXPORT_PAGE = 1000
 
 
 def get_verdict_store(request: Request) -> VerdictStore:
@@ -91,16 +86,6 @@ async def delete_verdict(verdict_id: str, store: StoreDep, _: WriteAccess) -> De
     return Deleted(deleted=True)
 
 
-async def export_lines(store: VerdictStore, since: int) -> AsyncIterator[bytes]:
-    """Every verdict after ``since`` as features-ready JSONL, page by page."""
-    while True:
-        page: list[StoredVerdict] = await store.export(since, EXPORT_PAGE)
-        if not page:
-            return
-        yield b"".join(json.dumps(features_row(v)).encode() + b"\n" for v in page)
-        since = page[-1].seq
-
-
 @router.get("/v1/verdicts/export", responses=ERRORS, response_class=StreamingResponse)
 async def export_verdicts(
     store: StoreDep,
@@ -119,4 +104,4 @@ async def stats(store: StoreDep) -> StatsResponse:
     return acceptance_report(await store.stats())
 
 
-__all__ = ["MAX_VERDICTS", "export_lines", "get_verdict_store", "router"]
+__all__ = ["StoreDep", "get_verdict_store", "router"]

@@ -7,7 +7,9 @@ negatives that annotators kept; ``unsure`` is counted but left out of the rate.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from prometheus_client import Gauge
@@ -20,6 +22,7 @@ __all__ = [
     "Acceptance",
     "StatsResponse",
     "acceptance_report",
+    "export_lines",
     "features_row",
     "label_of",
     "refresh_verdict_metrics",
@@ -120,3 +123,16 @@ async def refresh_verdict_metrics(store: VerdictStore | None) -> None:
         export_metrics(acceptance_report(await store.stats()))
     except Exception as exc:
         log.warning("verdict metrics unavailable: %s", exc)
+
+
+EXPORT_PAGE = 1000
+
+
+async def export_lines(store: VerdictStore, since: int) -> AsyncIterator[bytes]:
+    """Every verdict after ``since`` as features-ready JSONL, page by page."""
+    while True:
+        page = await store.export(since, EXPORT_PAGE)
+        if not page:
+            return
+        yield b"".join(json.dumps(features_row(v)).encode() + b"\n" for v in page)
+        since = page[-1].seq
