@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from html import escape
+from urllib.parse import urlencode
 
 from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.types import Negative
@@ -107,8 +108,9 @@ document.addEventListener('keydown', async e => {
   const k = e.key.toLowerCase();
   if (S.keys[k] && rows.length) {
     e.preventDefault();
-    await judge(rows[sel], S.keys[k]);
-    select(sel + 1);
+    const row = rows[sel];
+    select(sel + 1);  // before the post: a fast typist's next key is for the next row
+    await judge(row, S.keys[k]);
   } else if (k === 'j' || k === 'arrowdown') { e.preventDefault(); select(sel + 1); }
   else if (k === 'k' || k === 'arrowup') { e.preventDefault(); select(sel - 1); }
   else if ((k === 'n' || k === 'arrowright') && S.next) { location.href = S.next; }
@@ -149,7 +151,7 @@ def render(item: ReviewItem, base: str, verdicts_url: str) -> str:
     def link(i: int) -> str | None:
         if not 0 <= i < item.total:
             return None
-        return f"{base}?i={i}&annotator={escape(item.annotator)}"
+        return f"{base}?{urlencode({'i': i, 'annotator': item.annotator})}"
 
     state = {
         "item_id": item.item_id,
