@@ -48,7 +48,7 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def make_pipeline(minilm, index_dir):
+def make_pipeline(minilm, index_dir, tmp_path_factory):
     """Factory for pipelines on the embedded default (MiniLM) that share the loaded model."""
     from hardneg.service.pipeline import Pipeline
     from hardneg.service.settings import Settings
@@ -56,6 +56,10 @@ def make_pipeline(minilm, index_dir):
     def make(cache=None, factories=None, **overrides):
         overrides.setdefault("miners", ["vocabulary"])
         overrides.setdefault("index_dir", index_dir)
+        # verdicts of an app made on this pipeline: never the working directory's store
+        overrides.setdefault(
+            "verdict_store_path", tmp_path_factory.mktemp("verdicts") / "verdicts.sqlite"
+        )
         settings = Settings(_env_file=None, **overrides)
         return Pipeline.create(settings, cache=cache, embedder=minilm, factories=factories)
 

@@ -201,6 +201,8 @@ class SqliteVerdictStore(VerdictStore):
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._mutex:
+            if self._conn is None and not self.path.exists():
+                return []  # nothing stored yet: no file is made by reading
             return self._connect().execute(sql, tuple(args)).fetchall()
 
     def _transaction(self, group: str | None, verdicts: Sequence[Verdict]) -> VerdictWrite:

@@ -84,9 +84,8 @@ async def test_absent_verdicts_cancel_rejections(store):
 async def test_a_failing_store_degrades_the_step(sqlite_store, tmp_path):
     await sqlite_store.write([verdict(1, verdict="present")])
     await sqlite_store.aclose()
-    sqlite_store.path = tmp_path / "missing-dir" / "x" / "v.sqlite"
-    sqlite_store.path.parent.parent.mkdir()
-    sqlite_store.path.parent.write_text("a file where a folder should be")
+    sqlite_store.path = tmp_path / "a-folder-where-the-file-should-be"
+    sqlite_store.path.mkdir()
     for step in verdict_steps(VerdictSettings(_env_file=None), sqlite_store):
         out = await step.apply(step_input())
         assert [n.phrase for n in out.negatives] == PHRASES

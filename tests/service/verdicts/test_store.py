@@ -84,3 +84,14 @@ async def test_redis_without_fsync_refuses_writes(redis_url):
         assert await store.by_item("img-1", 10) == []
     finally:
         await store.aclose()
+
+
+async def test_reading_an_empty_sqlite_store_makes_no_file(tmp_path):
+    from hardneg.service.verdicts.store import SqliteVerdictStore
+
+    store = SqliteVerdictStore(tmp_path / "none" / "v.sqlite")
+    assert await store.by_item("img-1", 10) == [] and (await store.stats()).by_verdict == {}
+    assert not (tmp_path / "none").exists()
+    await store.write([verdict(1)])
+    assert len(await store.by_item("img-1", 10)) == 1
+    await store.aclose()
