@@ -68,9 +68,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         own_store = pipe.verify_store is None  # a pipeline made without one: the routes' own
         if own_store:
             routes_verify.open_for(app)
-        own_verdicts = getattr(app.state, "verdict_store", None) is None
-        if own_verdicts:
-            app.state.verdict_store = open_verdict_store(settings)
+        # one verdict store per process: the pipeline's steps' and the routes'
+        own_verdicts = pipe.verdict_store is None
+        app.state.verdict_store = pipe.verdict_store or open_verdict_store(settings)
         log.info(
             "hardneg ready: embedder=%s cache=%s miners=%s",
             pipe.embedder.id,

@@ -48,6 +48,7 @@ from hardneg.service.stored import (
     positive_record,
     readable,
 )
+from hardneg.service.verdicts import VerdictStore, open_verdict_store, verdict_steps
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class Pipeline:
         ctx: MinerContext,
         fp_store: FPStore | None = None,
         steps: Sequence[ItemStep] = (),
+        verdict_store: VerdictStore | None = None,
     ) -> None:
         self.settings = settings
         self.cache = cache
@@ -85,6 +87,7 @@ class Pipeline:
         self.fp_store = fp_store  # the process's one false-positive store (miner and routes)
         self.steps: list[ItemStep] = list(steps)  # general steps: every request, in this order
         self.verify_store: VerifyStore | None = None  # detector rounds (image steps and routes)
+        self.verdict_store = verdict_store  # the process's one (its steps' and the routes')
         self.mining = PositiveMiner(settings, registry, ctx, knowledge, embedder)
         # steps owned by a miner run only when the request selects that miner
         self.miner_steps: dict[str, list[ItemStep]] = {}
@@ -126,9 +129,13 @@ class Pipeline:
         for name, why in registry.disabled.items():
             log.info("miner %s disabled: %s", name, why)
         verify_store = open_verify_store(settings)
-        if steps is None:  # images, detector rounds, online verifier (service/images)
-            steps = image_steps(settings, cached, StepStores(cache, verify_store))
-        pipe = cls(settings, cache, cached, knowledge, registry, ctx, fp_store, steps)
+        verdicts = open_verdict_store(settings)  # human verdicts: the routes share this store
+        if steps is None:  # images, detector rounds, online verifier (service/images); verdicts
+            steps = [
+                *image_steps(settings, cached, StepStores(cache, verify_store)),
+                *verdict_steps(settings, verdicts),
+            ]
+        pipe = cls(settings, cache, cached, knowledge, registry, ctx, fp_store, steps, verdicts)
         pipe.verify_store = verify_store
         return pipe
 
@@ -139,6 +146,8 @@ class Pipeline:
         for name, miner in self.registry.miners.items():
             if names is None or name in names:
                 await miner.ready(progress)
+        if self.verdict_store is not None:
+            await self.verdict_store.warm_up()
 
     def versions(self) -> dict[str, str]:
         out = {f"miner:{k}": v for k, v in self.registry.versions().items()}
@@ -376,4 +385,6 @@ class Pipeline:
             await self.fp_store.aclose()
         if self.verify_store is not None:
             await self.verify_store.aclose()
+        if self.verdict_store is not None:
+            await self.verdict_store.aclose()
         await self.cache.aclose()

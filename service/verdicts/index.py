@@ -12,10 +12,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.verdicts import Verdict, VerdictKind
-from hardneg.service.verdicts.store import VerdictStore
+
+if TYPE_CHECKING:
+    from hardneg.service.verdicts.store import VerdictStore
 
 __all__ = ["VerdictIndex"]
 

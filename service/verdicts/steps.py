@@ -3,9 +3,10 @@ every request, so cached answers follow new verdicts at once.
 
 - :class:`PresentOnItemStep`: a negative judged ``present`` on an item never comes back for it.
 - :class:`PositiveVerdictStep`: for a positive, a negative rejected by more distinct items than
-  confirmed it (by ``verdict_demote_items``) is demoted, by ``verdict_drop_items`` dropped, for
-  every item; one confirmed (``absent``) by that many more is raised. Each negative with verdicts
-  carries them in ``evidence["verdicts"]``.
+  confirmed it (by ``verdict_demote_items``) is demoted to the last place of the answer, by
+  ``verdict_drop_items`` dropped, for every item; one confirmed (``absent``) by that many more
+  is raised ahead of the unjudged ones. Each negative with verdicts carries them in
+  ``evidence["verdicts"]``.
 
 A failing store degrades the step (status ``error``, negatives unchanged); it never fails mining.
 """
@@ -113,7 +114,7 @@ class PositiveVerdictStep:
         box: list[StepOutput] = []
         with _guarded(self.name, inp, box) as timer:
             counts = await self.store.counts(inp.positive, [n.phrase for n in inp.negatives])
-            ranked, moved = _reorder(inp.negatives, counts, self.tier)
+            ranked, moved = _reorder(inp.negatives, counts, self.tier, inp.k)
             note = _describe(moved) or None
             status = MinerStatus(status="ok", candidates=len(counts), ms=timer.ms, note=note)
             box.append(StepOutput(negatives=ranked, status=status))
@@ -130,21 +131,34 @@ def _reorder(
     negatives: list[Negative],
     counts: dict[str, VerdictCounts],
     tier: Callable[[VerdictCounts], int],
+    k: int,
 ) -> tuple[list[Negative], dict[str, int]]:
-    """Stable partition by tier (raised, as ranked, demoted); dropped ones go. Negatives with
-    verdicts get them as evidence."""
-    tiers: list[list[Negative]] = [[], [], [], []]
+    """Raised ones first, then the rest as ranked; a demoted one goes to the last place of the
+    answer (position k; lower if it ranked lower), so it still shows but below every unjudged
+    one that made the answer; dropped ones go. Negatives with verdicts carry them as evidence."""
+    out: list[Negative] = []
+    raised: list[Negative] = []
+    demoted: list[tuple[int, Negative]] = []
     moved = dict.fromkeys(_ACTIONS, 0)
-    for neg in negatives:
+    for i, neg in enumerate(negatives):
         c = counts.get(match_key(neg.phrase))
         if c is None:
-            tiers[1].append(neg)
+            out.append(neg)
             continue
         t = tier(c)
         moved[_ACTIONS[t]] += 1
         evidence = {**neg.evidence, "verdicts": {**c.model_dump(), "action": _ACTIONS[t]}}
-        tiers[t].append(neg.model_copy(update={"evidence": evidence}))
-    return tiers[0] + tiers[1] + tiers[2], moved
+        judged = neg.model_copy(update={"evidence": evidence})
+        if t == 0:
+            raised.append(judged)
+        elif t == 1:
+            out.append(judged)
+        elif t == 2:
+            demoted.append((i, judged))
+    out = raised + out
+    for i, neg in reversed(demoted):  # the first demoted ends up highest
+        out.insert(min(len(out), max(i, k - 1)), neg)
+    return out, moved
 
 
 def _describe(moved: dict[str, int]) -> str:
@@ -156,7 +170,8 @@ def verdict_steps(settings: VerdictSettings, store: VerdictStore) -> list[ItemSt
     """The item steps the pipeline registers for verdicts, in order: the item's own verdicts
     first (they drop), then the positive's (they re-order what is left). They share one index
     of what has verdicts, so items without any skip both steps without I/O."""
-    index = VerdictIndex(store, settings.verdict_refresh_s)
+    index = store.index
+    index.refresh_s = settings.verdict_refresh_s
     return [
         PresentOnItemStep(store, index),
         PositiveVerdictStep(

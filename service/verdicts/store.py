@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.verdicts import (
@@ -28,6 +28,9 @@ from hardneg.miners.verdicts import (
     VerdictWrite,
 )
 from hardneg.service.verdicts.settings import VerdictSettings
+
+if TYPE_CHECKING:
+    from hardneg.service.verdicts.index import VerdictIndex
 
 __all__ = ["Entry", "SqliteVerdictStore", "VerdictStats", "VerdictStore", "open_verdict_store"]
 
@@ -87,6 +90,21 @@ class VerdictStore(ABC):
 
     backend: str
     listeners: list[Callable[[Sequence[Verdict]], None]]
+    _index: VerdictIndex | None = None
+
+    @property
+    def index(self) -> VerdictIndex:
+        """This process's index of what has verdicts (made on first use, kept by the store)."""
+        if self._index is None:
+            from hardneg.service.verdicts.index import VerdictIndex
+
+            self._index = VerdictIndex(self)
+        return self._index
+
+    async def warm_up(self) -> None:
+        """Read the index before the first request, so items without verdicts take the
+        pipeline's fast path from the start."""
+        await self.index.refresh()
 
     async def write(self, verdicts: Sequence[Verdict]) -> VerdictWrite:
         """Store verdicts in one transaction; returns once they are on disk."""

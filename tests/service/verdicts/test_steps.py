@@ -63,7 +63,8 @@ async def test_positive_demotes_then_drops_and_absent_raises(store):
         ]  # one each way: as ranked
     )
     out = await step.apply(step_input("img-new"))
-    assert [n.phrase for n in out.negatives] == ["tram", "red school bus", "minivan", "school van"]
+    # k=3: the demoted one takes the answer's last place, below every unjudged one in it
+    assert [n.phrase for n in out.negatives] == ["tram", "red school bus", "school van", "minivan"]
     by = {n.phrase: n.evidence.get("verdicts") for n in out.negatives}
     assert by["school van"]["action"] == "demoted" and by["school van"]["implausible"] == 2
     assert by["tram"]["action"] == "raised" and by["red school bus"] is None
@@ -118,7 +119,7 @@ async def test_on_mined_negatives(make_pipeline, tmp_path):
                     out = (await step.apply(step_input(item_id, out))).negatives
             phrases = [n.phrase for n in out]
             assert (target in phrases) == (item_id != "img-1")
-            assert phrases[-1] == second
+            assert phrases.index(second) == 2  # k=3: demoted to the answer's last place
     finally:
         await store.aclose()
         await pipe.aclose()
