@@ -1,5 +1,5 @@
-"""The ``hardneg`` command line: serve, mine, index build, doctor, fp, verify.
-"""The ``hardneg`` command line: serve, mine, index build, doctor, fp, annotate, verdicts.
+"""The ``hardneg`` command line: serve, mine, index build, doctor, fp, verify, annotate,
+verdicts.
 
 Heavy modules (torch, faiss, FastAPI) load inside the commands that need them, so ``hardneg
 mine --url`` stays as light as the HTTP client.
@@ -20,8 +20,8 @@ from rich.table import Table
 
 from hardneg.clients.cli.annotate import annotate_app
 from hardneg.clients.cli.fp import fp_app
-from hardneg.clients.cli.verify import verify_app
 from hardneg.clients.cli.verdicts import verdicts_app
+from hardneg.clients.cli.verify import verify_app
 from hardneg.miners.types import NegativesRequest, NegativesResponse
 
 app = typer.Typer(
