@@ -6,22 +6,100 @@ FastAPI, torch or faiss. The wire contract of ``POST /v1/negatives`` is defined 
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 MAX_PHRASE_CHARS = 200
 MAX_ITEMS = 1000
 MAX_K = 200
 MAX_IMAGE_CHARS = 16_000_000  # base64 of a ~12 MB image; HARDNEG_IMAGE_MAX_BYTES is the real cap
 DEFAULT_K = 30
+MAX_MINER_NAME_CHARS = 64
+
+# Characters a phrase or id may not carry: C0/C1 controls (tab, newline and CR are whitespace
+# and allowed) and the Unicode bidirectional controls, which make a phrase display as
+# something else ("Trojan Source"). Rejected with a message, never echoed back.
+FORBIDDEN_CHARS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_FORBIDDEN_RE = re.compile(f"[{FORBIDDEN_CHARS}]")
+# Invisible characters that copy-paste leaves inside words (zero-width space, word joiner,
+# byte-order mark, soft hyphen): stripped, so "school\u200bbus" is "schoolbus". Zero-width
+# (non-)joiners stay: they are meaningful in Persian, Indic scripts and emoji.
+_STRIPPED_RE = re.compile("[\u200b\u2060\ufeff\u00ad]")
+# The schema's form of the rule below (ECMA-262 with Unicode classes, as JSON Schema has it).
+PHRASE_PATTERN = f"^[^{FORBIDDEN_CHARS}]*[\\p{{L}}\\p{{N}}][^{FORBIDDEN_CHARS}]*$"
+
+
+def _forbidden(value: str, what: str) -> None:
+    bad = _FORBIDDEN_RE.search(value)
+    if bad is not None:
+        raise ValueError(
+            f"{what} contains the control or bidirectional character U+{ord(bad.group()):04X}"
+            f" at position {bad.start()}; remove it"
+        )
+
+
+def clean_phrase(value: str) -> str:
+    """The phrase as the service uses it: invisible characters stripped, then whitespace.
+
+    Rejects (ValueError, HTTP 422) a phrase over MAX_PHRASE_CHARS, one with a control or
+    bidirectional character, and one with no letter or digit (``"!!!"``, ``"\u200b"``): it
+    would be empty once normalised, so nothing could be mined for it.
+    """
+    if len(value) > MAX_PHRASE_CHARS:
+        raise ValueError(f"phrase is longer than {MAX_PHRASE_CHARS} characters")
+    _forbidden(value, "phrase")
+    cleaned = _STRIPPED_RE.sub("", value).strip()
+    if not cleaned:
+        raise ValueError("phrase is empty")
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in cleaned):
+        raise ValueError(f"phrase {cleaned!r} has no letter or digit: it is empty once normalised")
+    return cleaned
+
+
+def _clean_id(value: str) -> str:
+    _forbidden(value, "id")
+    return value
+
 
 Phrase = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PHRASE_CHARS),
+    AfterValidator(clean_phrase),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_PHRASE_CHARS,
+            "pattern": PHRASE_PATTERN,
+            "description": "A concept: at least one letter or digit; no control or"
+            " bidirectional characters (zero-width spaces are stripped).",
+        }
+    ),
 ]
+ItemId = Annotated[
+    str,
+    StringConstraints(max_length=MAX_PHRASE_CHARS, pattern=f"^[^{FORBIDDEN_CHARS}]*$"),
+    AfterValidator(_clean_id),
+]
+MinerName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_MINER_NAME_CHARS, pattern=r"^[A-Za-z0-9_.\-]+$"),
+]
+# JSON numbers only: "5" and true are not a k (pydantic's lax mode would take them).
+StrictK = Annotated[int, Strict(), Field(ge=1, le=MAX_K)]
+Similarity = Annotated[float, Strict(), Field(ge=-1.0, le=1.0)]
 
 
 class Kind(StrEnum):
@@ -46,11 +124,11 @@ class _Strict(BaseModel):
 class RequestItem(_Strict):
     """One image (or one bare concept) to mine negatives for."""
 
-    id: str = Field(default="", max_length=MAX_PHRASE_CHARS, description="Caller's item id.")
+    id: ItemId = Field(default="", description="Caller's item id.")
     positives: list[Phrase] = Field(min_length=1, max_length=64)
     present: list[Phrase] = Field(default_factory=list, max_length=512)
     exclude: list[Phrase] = Field(default_factory=list, max_length=512)
-    image: str | None = Field(
+    image: Annotated[str | None, WithJsonSchema({"type": "null"})] = Field(
         default=None,
         min_length=1,
         max_length=MAX_IMAGE_CHARS,
@@ -66,17 +144,15 @@ class RequestItem(_Strict):
 class MineOptions(_Strict):
     """Options that apply to every item of a request."""
 
-    k: int | None = Field(
+    k: StrictK | None = Field(
         default=None,
-        ge=1,
-        le=MAX_K,
         description=f"Most negatives per item; null = the service's HARDNEG_DEFAULT_K ({DEFAULT_K} unless set).",
     )
-    miners: list[str] | None = Field(
+    miners: list[MinerName] | None = Field(
         default=None, description="null = every enabled miner, else a subset by name."
     )
-    min_similarity: float | None = Field(default=None, ge=-1.0, le=1.0)
-    max_similarity: float | None = Field(default=None, ge=-1.0, le=1.0)
+    min_similarity: Similarity | None = None
+    max_similarity: Similarity | None = None
 
 
 class NegativesRequest(MineOptions):

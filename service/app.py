@@ -10,10 +10,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from hardneg.service import metrics, routes_verify
+from hardneg.service.auth import Keys
+from hardneg.service.body import BodyLimit
 from hardneg.service.errors import install_error_handlers
 from hardneg.service.labelstudio.router import router as labelstudio_router
+from hardneg.service.operator import Operator
 from hardneg.service.pipeline import Pipeline
 from hardneg.service.review.routes import router as review_router
 from hardneg.service.routes import Inflight
@@ -22,6 +26,8 @@ from hardneg.service.routes_fp import router as fp_router
 from hardneg.service.settings import Settings
 from hardneg.service.verdicts.routes import router as verdicts_router
 from hardneg.service.verdicts.store import open_verdict_store
+
+FP_PREFIX = "/v1/false-positives"  # operator routes: their body limit is the file cap
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +86,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         try:
             yield
         finally:
+            app.state.operator.close()
             if own_store:
                 await routes_verify.aclose(app)
             if own_verdicts:
@@ -96,6 +103,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     )
     app.state.settings = settings
     app.state.inflight = Inflight(settings.max_inflight)
+    app.state.keys = Keys.from_settings(settings)
+    app.state.operator = Operator(settings)
     install_error_handlers(app)
     app.include_router(negatives_router)
     app.include_router(fp_router)
@@ -103,8 +112,43 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.include_router(verdicts_router)
     app.include_router(labelstudio_router, prefix="/labelstudio")
     app.include_router(review_router)
-    app.add_middleware(MetricsMiddleware)
+    app.openapi = lambda: openapi_with_miners(app)  # type: ignore[method-assign]
+    # outermost last: the body limit answers 413 before anything else runs, and is counted
+    app.add_middleware(
+        BodyLimit,  # type: ignore[arg-type]
+        default=settings.max_body_bytes,
+        per_path={FP_PREFIX: settings.fp_max_file_bytes * 2 + 64 * 1024},
+    )
+    app.add_middleware(MetricsMiddleware)  # type: ignore[arg-type]
     return app
+
+
+def openapi_with_miners(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with the names of this service's miners as the enum of every
+    ``miners`` field, so a client (or a fuzzer) knows which names are accepted."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, summary=app.summary, routes=app.routes
+    )
+    pipeline: Pipeline | None = getattr(app.state, "pipeline", None)
+    if pipeline is not None:
+        names = sorted(pipeline.registry.names)
+        for model in ("MineOptions", "NegativesRequest"):
+            props = schema.get("components", {}).get("schemas", {}).get(model, {})
+            _set_enum(props.get("properties", {}).get("miners", {}), names)
+        for param in schema["paths"]["/v1/negatives"]["get"]["parameters"]:
+            if param["name"] == "miners":
+                _set_enum(param["schema"], names)
+        app.openapi_schema = schema  # cached only once the miners are known
+    return schema
+
+
+def _set_enum(field: dict[str, Any], names: list[str]) -> None:
+    """Put ``enum`` on the string items of an ``array`` (or ``array | null``) field."""
+    for variant in field.get("anyOf", [field]):
+        if variant.get("type") == "array":
+            variant["items"] = {**variant.get("items", {}), "enum": names}
 
 
 def app_from_env() -> FastAPI:

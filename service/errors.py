@@ -16,18 +16,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from hardneg.miners import errors as server
-from hardneg.miners.types import describe_errors
+from hardneg.miners.types import ErrorResponse, describe_errors
 
 __all__ = [
     "ApiError",
     "BadRequest",
     "DependencyDown",
+    "Forbidden",
     "NotFound",
     "Overloaded",
+    "PayloadTooLarge",
+    "Unauthorized",
     "UpstreamTimeout",
     "as_api_error",
+    "declared",
     "describe_errors",
     "error_body",
     "error_response",
@@ -75,6 +80,21 @@ class Overloaded(ApiError):
         super().__init__(message, headers={"Retry-After": str(retry_after_s)})
 
 
+class Unauthorized(ApiError):
+    status, type = 401, "unauthorized"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ApiError):
+    status, type = 403, "forbidden"
+
+
+class PayloadTooLarge(ApiError):
+    status, type = 413, "payload_too_large"
+
+
 class DependencyDown(ApiError):
     status, type = 503, "dependency_unavailable"
 
@@ -94,6 +114,47 @@ STATUS_OF: tuple[tuple[type[Exception] | tuple[type[Exception], ...], int, str],
     ((server.DependencyDown, server.UpstreamError), 503, "dependency_unavailable"),
     ((RedisError, sqlite3.Error, OSError), 503, "dependency_unavailable"),
 )
+
+
+DESCRIPTIONS = {
+    401: "No API key, or an unknown one (only when the service has keys)",
+    403: "This API key may only read",
+    404: "Not found",
+    413: "Request body (or an uploaded file) larger than the limit",
+    422: "Invalid request, malformed JSON or body (the message says what is wrong)",
+    429: "Overloaded; retry after Retry-After seconds",
+    503: "A store or dependency the route needs is down",
+    504: "A dependency did not answer in time",
+}
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
+    429: {"Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait"}},
+}
+
+
+def declared(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route can answer, in the one shape."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        out[status] = {"model": ErrorResponse, "description": DESCRIPTIONS[status]}
+        if status in _HEADERS:
+            out[status]["headers"] = _HEADERS[status]
+    return out
+
+
+FASTAPI_BODY_ERROR = "There was an error parsing the body"
+HTTP_TYPES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` header of a 405: every method any route serves at this path (Starlette
+    names only the first matching route's, so GET + POST on one path said just one)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 def as_api_error(exc: BaseException) -> ApiError | None:
@@ -133,10 +194,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(describe_errors(exc.errors()), "invalid_request", 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(
-            str(exc.detail), "http_error", exc.status_code, dict(exc.headers or {})
-        )
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status, headers = exc.status_code, dict(exc.headers or {})
+        message, kind = str(exc.detail), HTTP_TYPES.get(status, "http_error")
+        if status == 400 and exc.detail == FASTAPI_BODY_ERROR:
+            # FastAPI's answer to a body it could not read (e.g. a malformed multipart form);
+            # the README promises 422 for malformed bodies, with what was wrong
+            status, kind = 422, "invalid_request"
+            message = f"malformed body: {exc.__cause__ or exc.detail}"
+        elif status == 405:
+            headers["Allow"] = allowed_methods(request)
+        return error_response(message, kind, status, headers)
 
     async def _mapped(_: Request, exc: Exception) -> JSONResponse:
         api = as_api_error(exc)

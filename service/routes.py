@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from hardneg.miners.types import MAX_K, ErrorResponse, NegativesRequest, NegativesResponse
+from hardneg.miners.types import (
+    MAX_K,
+    ItemId,
+    NegativesRequest,
+    NegativesResponse,
+    Phrase,
+    Similarity,
+)
 from hardneg.service import metrics
-from hardneg.service.errors import BadRequest, Overloaded, describe_errors
+from hardneg.service.auth import require_read
+from hardneg.service.body import StrictJSONRoute
+from hardneg.service.errors import BadRequest, Overloaded, declared, describe_errors
 from hardneg.service.pipeline import Pipeline
 from hardneg.service.verdicts.stats import refresh_verdict_metrics
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJSONRoute)
 
-ERRORS: dict[int | str, dict[str, object]] = {
-    422: {"model": ErrorResponse, "description": "Invalid request (says what is wrong)"},
-    429: {"model": ErrorResponse, "description": "Overloaded; retry after Retry-After seconds"},
-}
+ERRORS = declared(401, 403, 413, 422, 429, 503)
 
 
 class Inflight:
@@ -63,6 +70,7 @@ async def _answer(pipeline: Pipeline, inflight: Inflight, body: NegativesRequest
     response_model=NegativesResponse,
     responses=ERRORS,
     summary="Hard negatives for a batch of items",
+    dependencies=[require_read],
 )
 async def post_negatives(
     body: NegativesRequest, pipeline: PipelineDep, inflight: InflightDep
@@ -70,23 +78,38 @@ async def post_negatives(
     return await _answer(pipeline, inflight, body)
 
 
+def split_commas(values: list[str] | None) -> list[str] | None:
+    """``miners=a,b`` and ``miners=a&miners=b`` alike, as the CLI takes them."""
+    if values is None:
+        return None
+    return [v.strip() for raw in values for v in raw.split(",") if v.strip()]
+
+
 @router.get(
     "/v1/negatives",
     response_model=NegativesResponse,
     responses=ERRORS,
     summary="Hard negatives for one concept (annotation tools)",
+    dependencies=[require_read],
 )
 async def get_negatives(
     pipeline: PipelineDep,
     inflight: InflightDep,
-    concept: Annotated[str, Query(description="The positive concept")],
+    concept: Annotated[Phrase, Query(description="The positive concept")],
     k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None,
-    present: Annotated[list[str] | None, Query(description="Other concepts in the image")] = None,
-    exclude: Annotated[list[str] | None, Query(description="Phrases never to return")] = None,
-    miners: Annotated[list[str] | None, Query(description="Subset of miners by name")] = None,
-    min_similarity: float | None = None,
-    max_similarity: float | None = None,
-    id: str = "",
+    present: Annotated[
+        list[Phrase] | None, Query(description="Other concepts in the image (repeat the name)")
+    ] = None,
+    exclude: Annotated[
+        list[Phrase] | None, Query(description="Phrases never to return (repeat the name)")
+    ] = None,
+    miners: Annotated[
+        list[str] | None,
+        Query(description="Subset of miners by name: repeat the name or separate with commas"),
+    ] = None,
+    min_similarity: Annotated[Similarity | None, Query()] = None,
+    max_similarity: Annotated[Similarity | None, Query()] = None,
+    id: Annotated[ItemId, Query(description="Caller's item id")] = "",
 ) -> Response:
     try:
         body = NegativesRequest.for_concept(
@@ -95,7 +118,7 @@ async def get_negatives(
             exclude=exclude or (),
             item_id=id,
             k=k,
-            miners=miners,
+            miners=split_commas(miners),
             min_similarity=min_similarity,
             max_similarity=max_similarity,
         )
@@ -109,17 +132,37 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Components usable, with per-component status")
-async def readyz(pipeline: PipelineDep) -> JSONResponse:
+def readiness_status(
+    parts: dict[str, dict[str, Any]], required: Sequence[str]
+) -> tuple[int, str, list[str]]:
+    """(HTTP status, ok/degraded/unavailable, required components down). ``required`` names
+    components (``cache``, ``embedder``, ``miner:NAME``) or ``miners`` (at least one miner)."""
+    down = [name for name, part in parts.items() if name in required and not part["ok"]]
+    miners_ok = any(v["ok"] for name, v in parts.items() if name.startswith("miner:"))
+    if "miners" in required and not miners_ok:
+        down.append("miners")
+    if down:
+        return 503, "unavailable", sorted(down)
+    degraded = not all(v["ok"] for v in parts.values())
+    return 200, ("degraded" if degraded else "ok"), []
+
+
+@router.get(
+    "/readyz",
+    summary="Ready for traffic: 503 when a required component is down, with per-component detail",
+    responses={503: {"description": "A required component (HARDNEG_READY_REQUIRES) is down"}},
+)
+async def readyz(request: Request, pipeline: PipelineDep) -> JSONResponse:
     parts = await pipeline.readiness()
-    core_ok = parts["embedder"]["ok"] and any(
-        v["ok"] for k, v in parts.items() if k.startswith("miner:")
-    )
-    degraded = not all(v["ok"] for k, v in parts.items() if not k.startswith("miner:"))
-    status = "unavailable" if not core_ok else ("degraded" if degraded else "ok")
-    return JSONResponse(
-        {"status": status, "components": parts}, status_code=200 if core_ok else 503
-    )
+    admission = getattr(pipeline, "admission", None)
+    required = request.app.state.settings.ready_requires
+    status, state, down = readiness_status(parts, required)
+    body: dict[str, Any] = {"status": state, "components": parts, "required": list(required)}
+    if down:
+        body["down"] = down
+    if admission is not None:
+        body["admission"] = admission.snapshot()
+    return JSONResponse(body, status_code=status)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -26,6 +26,9 @@ from hardneg.miners.verify.settings import VerifySettings
 from hardneg.miners.vocabulary.settings import VocabularySettings
 from hardneg.service.images.settings import ImageSettings
 from hardneg.service.verdicts.settings import AnnotateSettings, VerdictSettings
+from hardneg.service.admission import AdmissionSettings
+from hardneg.service.auth import AuthSettings
+from hardneg.service.operator import OperatorSettings
 
 DEFAULT_CLIP = "open_clip:ViT-B-32:laion2b_s34b_b79k"
 FALLBACK_EMBEDDER = "minilm:all-MiniLM-L6-v2"
@@ -42,7 +45,21 @@ class ServiceSettings(SettingsSection):
     workers: int = Field(1, ge=1, description="Uvicorn worker processes for `hardneg serve`.")
     log_level: str = Field("INFO", description="Python log level.")
     max_inflight: int = Field(
-        64, ge=1, description="Requests mined at once; more get 429 with Retry-After."
+        64,
+        ge=1,
+        description="Requests held at once, cached ones included (a memory bound); more get 429"
+        " with Retry-After. Mining work is admitted by items (the admission section).",
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest request body (bytes) outside the false-positive routes; larger is"
+        " 413 before it is read (a 1,000-item request of short phrases is ~100 KB).",
+    )
+    ready_requires: list[str] = Field(
+        ["embedder", "cache", "miners"],
+        description="Components /readyz needs up to answer 200 (else 503): `embedder`, `cache`"
+        " (Redis, when set), `miners` (at least one) or `miner:NAME`. Others only degrade it.",
     )
 
 
@@ -126,6 +143,9 @@ class CacheSettings(RedisSettings):
 
 class Settings(
     ServiceSettings,
+    AdmissionSettings,
+    AuthSettings,
+    OperatorSettings,
     PipelineSettings,
     EmbedderSettings,
     CacheSettings,

@@ -24,7 +24,9 @@ async def client(
     redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
     app = FastAPI()
     install_error_handlers(app)
-    app.state.settings = Settings(fp_store_path=tmp_path / "fp.sqlite", redis_url=redis_url)
+    app.state.settings = Settings(
+        fp_store_path=tmp_path / "fp.sqlite", redis_url=redis_url, fp_ingest_root=tmp_path
+    )
     app.state.fp_store = open_store(app.state.settings)
     app.include_router(router)
     transport = httpx.ASGITransport(app=app)
@@ -69,7 +71,7 @@ async def test_post_server_side_paths(client, tmp_path):
     preds.write_text(json.dumps(fixture.predictions()))
     resp = await client.post(
         "/v1/false-positives",
-        json={"round": "lvis", "ground_truth_path": str(gt), "predictions_path": str(preds)},
+        json={"round": "lvis", "ground_truth_path": "gt.json", "predictions_path": str(preds)},
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["ingest"]["unverified"] == fixture.LVIS_UNVERIFIED
@@ -97,7 +99,9 @@ async def test_request_shape_errors_use_the_one_error_body(client, tmp_path):
         "ground_truth": fixture.coco_gt(),
         "predictions_path": str(tmp_path / "nope.json"),
     }
-    assert "cannot read" in _error(await client.post("/v1/false-positives", json=missing))
+    assert "not a readable regular file" in _error(
+        await client.post("/v1/false-positives", json=missing)
+    )
     resp = await client.post(
         "/v1/false-positives", content=b"{not json", headers={"content-type": "application/json"}
     )
