@@ -90,8 +90,11 @@ Phrase = Annotated[
 ]
 ItemId = Annotated[
     str,
-    StringConstraints(max_length=MAX_PHRASE_CHARS, pattern=f"^[^{FORBIDDEN_CHARS}]*$"),
+    StringConstraints(max_length=MAX_PHRASE_CHARS),
     AfterValidator(_clean_id),
+    WithJsonSchema(
+        {"type": "string", "maxLength": MAX_PHRASE_CHARS, "pattern": f"^[^{FORBIDDEN_CHARS}]*$"}
+    ),
 ]
 MinerName = Annotated[
     str,

@@ -133,17 +133,18 @@ async def healthz() -> dict[str, str]:
 
 
 def readiness_status(
-    parts: dict[str, dict[str, Any]], required: Sequence[str]
+    parts: dict[str, dict[str, Any]], required: Sequence[str], off: Sequence[str] = ()
 ) -> tuple[int, str, list[str]]:
     """(HTTP status, ok/degraded/unavailable, required components down). ``required`` names
-    components (``cache``, ``embedder``, ``miner:NAME``) or ``miners`` (at least one miner)."""
+    components (``cache``, ``embedder``, ``miner:NAME``) or ``miners`` (at least one miner);
+    ``off`` are components switched off by configuration: they degrade nothing."""
     down = [name for name, part in parts.items() if name in required and not part["ok"]]
     miners_ok = any(v["ok"] for name, v in parts.items() if name.startswith("miner:"))
     if "miners" in required and not miners_ok:
         down.append("miners")
     if down:
         return 503, "unavailable", sorted(down)
-    degraded = not all(v["ok"] for v in parts.values())
+    degraded = not all(v["ok"] for name, v in parts.items() if name not in off)
     return 200, ("degraded" if degraded else "ok"), []
 
 
@@ -156,7 +157,8 @@ async def readyz(request: Request, pipeline: PipelineDep) -> JSONResponse:
     parts = await pipeline.readiness()
     admission = getattr(pipeline, "admission", None)
     required = request.app.state.settings.ready_requires
-    status, state, down = readiness_status(parts, required)
+    off = [f"miner:{name}" for name in pipeline.registry.disabled]
+    status, state, down = readiness_status(parts, required, off)
     body: dict[str, Any] = {"status": state, "components": parts, "required": list(required)}
     if down:
         body["down"] = down
