@@ -131,6 +131,9 @@ def openapi_with_miners(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(
         title=app.title, version=app.version, summary=app.summary, routes=app.routes
     )
+    keys: Keys | None = getattr(app.state, "keys", None)
+    if keys is None or not keys.enabled:
+        _without_security(schema)
     pipeline: Pipeline | None = getattr(app.state, "pipeline", None)
     if pipeline is not None:
         names = sorted(pipeline.registry.names)
@@ -142,6 +145,16 @@ def openapi_with_miners(app: FastAPI) -> dict[str, Any]:
                 _set_enum(param["schema"], names)
         app.openapi_schema = schema  # cached only once the miners are known
     return schema
+
+
+def _without_security(schema: dict[str, Any]) -> None:
+    """No keys configured: no route asks for one, and none answers 401/403."""
+    schema.get("components", {}).pop("securitySchemes", None)
+    for operations in schema["paths"].values():
+        for op in operations.values():
+            op.pop("security", None)
+            for status in ("401", "403"):
+                op.get("responses", {}).pop(status, None)
 
 
 def _set_enum(field: dict[str, Any], names: list[str]) -> None:

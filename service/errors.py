@@ -198,11 +198,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         status, headers = exc.status_code, dict(exc.headers or {})
         message, kind = str(exc.detail), HTTP_TYPES.get(status, "http_error")
-        if status == 400 and exc.detail == FASTAPI_BODY_ERROR:
-            # FastAPI's answer to a body it could not read (e.g. a malformed multipart form);
-            # the README promises 422 for malformed bodies, with what was wrong
+        if status == 400:
+            # FastAPI's and Starlette's answer to a body they could not read (a malformed
+            # multipart form, say); the README promises 422 for malformed bodies
             status, kind = 422, "invalid_request"
-            message = f"malformed body: {exc.__cause__ or exc.detail}"
+            cause = exc.__cause__ if exc.detail == FASTAPI_BODY_ERROR else None
+            message = f"malformed body: {cause or exc.detail}"
         elif status == 405:
             headers["Allow"] = allowed_methods(request)
         return error_response(message, kind, status, headers)

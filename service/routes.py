@@ -15,7 +15,6 @@ from hardneg.miners.types import (
     NegativesRequest,
     NegativesResponse,
     Phrase,
-    Similarity,
 )
 from hardneg.service import metrics
 from hardneg.service.auth import require_read
@@ -107,8 +106,8 @@ async def get_negatives(
         list[str] | None,
         Query(description="Subset of miners by name: repeat the name or separate with commas"),
     ] = None,
-    min_similarity: Annotated[Similarity | None, Query()] = None,
-    max_similarity: Annotated[Similarity | None, Query()] = None,
+    min_similarity: Annotated[float | None, Query(ge=-1.0, le=1.0)] = None,
+    max_similarity: Annotated[float | None, Query(ge=-1.0, le=1.0)] = None,
     id: Annotated[ItemId, Query(description="Caller's item id")] = "",
 ) -> Response:
     try:

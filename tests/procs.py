@@ -103,3 +103,56 @@ def redis_server(workdir: Path, appendonly: bool = False) -> Iterator[RedisServe
         yield srv
     finally:
         srv.stop()
+
+
+class Service:
+    """``hardneg serve`` (uvicorn on the app factory) in its own process on a free port."""
+
+    def __init__(self, env: dict[str, str], workers: int = 1, log: Path | None = None) -> None:
+        self.env = {**os.environ, "HARDNEG_LOG_LEVEL": "WARNING", **env}
+        self.workers = workers
+        self.port = free_port()
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 300.0) -> None:
+        import httpx
+
+        cmd = [sys.executable, "-m", "uvicorn", "--factory", "hardneg.service.app:app_from_env"]
+        cmd += ["--port", str(self.port), "--workers", str(self.workers), "--no-access-log"]
+        out = self.log.open("ab") if self.log is not None else subprocess.DEVNULL
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=out)
+        wait_port(self.port, timeout_s=timeout_s, proc=self.proc)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:  # listening comes before the lifespan has finished
+            try:
+                if httpx.get(self.url + "/healthz", timeout=5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"hardneg at {self.url} not up after {timeout_s}s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+
+@contextmanager
+def service(env: dict[str, str], workers: int = 1, log: Path | None = None) -> Iterator[Service]:
+    srv = Service(env, workers=workers, log=log)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
