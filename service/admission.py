@@ -94,6 +94,7 @@ class Lane:
         self.name, self.slots, self.budget = name, slots, budget
         self.admitted = 0
         self._sem = asyncio.Semaphore(slots)
+        self._room = asyncio.Condition()
         self._item_s = 0.5  # an initial guess, replaced by measurements (EWMA)
 
     @asynccontextmanager
@@ -106,27 +107,39 @@ class Lane:
             finally:
                 self._item_s = 0.8 * self._item_s + 0.2 * (time.monotonic() - start)
 
+    def fits(self, items: int) -> bool:
+        return not self.admitted or self.admitted + items <= self.budget
+
     def retry_after_s(self) -> int:
         """Seconds until the work admitted now has drained through the slots (at least 1)."""
         return max(1, math.ceil(self.admitted * self._item_s / self.slots))
 
 
 class Admission:
-    """The two lanes of one process."""
+    """The two lanes of one process. ``reject``: past a lane's budget, raise Overloaded (the
+    HTTP service: the client retries after Retry-After); else wait for room (in-process
+    callers such as batch jobs, which have nobody to hand a 429 to)."""
 
     def __init__(
-        self, interactive_slots: int, bulk_slots: int, per_slot: int, interactive_max_items: int
+        self,
+        interactive_slots: int,
+        bulk_slots: int,
+        per_slot: int,
+        interactive_max_items: int,
+        *,
+        reject: bool = False,
     ) -> None:
         self.interactive = Lane("interactive", interactive_slots, interactive_slots * per_slot)
         self.bulk = Lane("bulk", bulk_slots, bulk_slots * per_slot)
         self.interactive_max_items = interactive_max_items
+        self.reject = reject
 
     @classmethod
-    def from_settings(cls, s: AdmissionSettings) -> Admission:
+    def from_settings(cls, s: AdmissionSettings, *, reject: bool = False) -> Admission:
         auto_i, auto_b = default_slots()
         interactive = s.interactive_slots or auto_i
         bulk = s.bulk_slots or (max(1, interactive // 2) if s.interactive_slots else auto_b)
-        return cls(interactive, bulk, s.admit_per_slot, s.interactive_max_items)
+        return cls(interactive, bulk, s.admit_per_slot, s.interactive_max_items, reject=reject)
 
     def lane_for(self, items: int) -> Lane:
         return self.interactive if items <= self.interactive_max_items else self.bulk
@@ -139,17 +152,21 @@ class Admission:
         then computes through the lane's slots); otherwise it could never run.
         """
         lane = self.lane_for(items)
-        if lane.admitted and lane.admitted + items > lane.budget:
+        if self.reject and not lane.fits(items):
             raise Overloaded(
                 f"{lane.name} lane full ({lane.admitted} items admitted, budget {lane.budget});"
                 " retry after the Retry-After delay",
                 retry_after_s=lane.retry_after_s(),
             )
-        lane.admitted += items
+        async with lane._room:
+            await lane._room.wait_for(lambda: lane.fits(items))
+            lane.admitted += items
         try:
             yield lane
         finally:
-            lane.admitted -= items
+            async with lane._room:
+                lane.admitted -= items
+                lane._room.notify_all()
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         """Slots, budget and admitted items per lane (for /readyz and metrics)."""

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from hardneg.service import metrics, routes_verify
+from hardneg.service.admission import Admission
 from hardneg.service.auth import Keys
 from hardneg.service.body import BodyLimit
 from hardneg.service.errors import install_error_handlers
@@ -68,6 +69,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             pipeline if pipeline is not None else await asyncio.to_thread(Pipeline.create, settings)
         )
         await pipe.warm_up()
+        # the service answers 429 + Retry-After past a lane's budget (in-process callers wait)
+        pipe.admission = Admission.from_settings(settings, reject=True)
         app.state.pipeline = pipe
         app.state.fp_store = pipe.fp_store  # one store per process: the miner's and the routes'
         app.state.verify_store = pipe.verify_store  # the image steps' store, shared
@@ -115,11 +118,11 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.openapi = lambda: openapi_with_miners(app)  # type: ignore[method-assign]
     # outermost last: the body limit answers 413 before anything else runs, and is counted
     app.add_middleware(
-        BodyLimit,  # type: ignore[arg-type]
+        BodyLimit,
         default=settings.max_body_bytes,
         per_path={FP_PREFIX: settings.fp_max_file_bytes * 2 + 64 * 1024},
     )
-    app.add_middleware(MetricsMiddleware)  # type: ignore[arg-type]
+    app.add_middleware(MetricsMiddleware)
     return app
 
 

@@ -14,6 +14,10 @@ LATENCY = Histogram(
 ITEMS = Counter("hardneg_items_total", "Request items answered")
 CACHE_HITS = Counter("hardneg_cache_hits_total", "Items answered from the cache")
 CACHE_MISSES = Counter("hardneg_cache_misses_total", "Items computed (cache miss)")
+CACHE_COALESCED = Counter(
+    "hardneg_cache_coalesced_total",
+    "Items answered by a concurrent identical computation (single-flight), not computed again",
+)
 MINER_LATENCY = Histogram(
     "hardneg_miner_seconds",
     "Latency of one miner call (one positive)",
@@ -25,12 +29,15 @@ MINER_CALLS = Counter("hardneg_miner_calls_total", "Miner calls by outcome", ["m
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
-def record_cache(hits: int, misses: int) -> None:
-    ITEMS.inc(hits + misses)
+def record_cache(hits: int = 0, misses: int = 0, coalesced: int = 0) -> None:
+    """Count answered items: cache hits, computed ones (misses) and coalesced ones."""
+    ITEMS.inc(hits + misses + coalesced)
     if hits:
         CACHE_HITS.inc(hits)
     if misses:
         CACHE_MISSES.inc(misses)
+    if coalesced:
+        CACHE_COALESCED.inc(coalesced)
 
 
 def record_miner(name: str, ms: float, status: str) -> None:

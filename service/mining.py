@@ -42,8 +42,12 @@ class PositiveMiner:
     knowledge: Knowledge
     embedder: CachedEmbedder
 
-    async def mine(self, positive: str, item_id: str, res: Resolved) -> PositiveResult:
-        """Mine, guard and rank ``positive`` (``item_id`` only reaches miners that use it)."""
+    async def mine(
+        self, positive: str, item_id: str, res: Resolved, deadline: float | None = None
+    ) -> PositiveResult:
+        """Mine, guard and rank ``positive`` (``item_id`` only reaches miners that use it).
+        Miners still running at ``deadline`` (a ``time.monotonic()`` instant) are cut off and
+        reported ``timeout``."""
         statuses = {
             name: MinerStatus(status="disabled", error=why)
             for name, why in self.registry.disabled.items()
@@ -51,7 +55,8 @@ class PositiveMiner:
         }
         active = [m for m in res.miners if m in self.registry.miners]
         runs, related = await asyncio.gather(
-            self._run_miners(positive, item_id, active, res.k), self.related([positive])
+            self._run_miners(positive, item_id, active, res.k, deadline),
+            self.related([positive], deadline),
         )
         for name, (status, out) in runs.items():
             status.note = out.note if out is not None else None
@@ -78,28 +83,42 @@ class PositiveMiner:
         )
 
     async def _run_miners(
-        self, positive: str, item_id: str, names: Sequence[str], k: int
+        self,
+        positive: str,
+        item_id: str,
+        names: Sequence[str],
+        k: int,
+        deadline: float | None = None,
     ) -> dict[str, tuple[MinerStatus, MinerOutput | None]]:
         query = MineQuery(
             positive=positive, item_id=item_id, k=max(k, self.settings.candidates_per_miner)
         )
-        runs = await asyncio.gather(*(self._run_one(n, query) for n in names))
+        runs = await asyncio.gather(*(self._run_one(n, query, deadline) for n in names))
         return dict(zip(names, runs, strict=True))
 
-    async def _run_one(self, name: str, query: MineQuery) -> tuple[MinerStatus, MinerOutput | None]:
+    async def _run_one(
+        self, name: str, query: MineQuery, deadline: float | None = None
+    ) -> tuple[MinerStatus, MinerOutput | None]:
         miner = self.registry.miners[name]
         timeout = float(miner.traits.timeout_s or self.settings.miner_timeout_s)
         start = time.perf_counter()
+        left = timeout
         try:
             # Loading a miner's data (an index built on first use) is not mining: it is awaited
             # outside the timeout; warm_up() at start-up normally did it already.
             await miner.ready()
             start = time.perf_counter()
-            out = await asyncio.wait_for(miner.mine(query, self.ctx), timeout)
+            left = timeout if deadline is None else min(timeout, deadline - time.monotonic())
+            out = await asyncio.wait_for(miner.mine(query, self.ctx), max(left, 0.0))
         except TimeoutError as exc:  # MinerTimeout included: the miner's own message says more
             ms = (time.perf_counter() - start) * 1000
             metrics.record_miner(name, ms, "timeout")
-            why = str(exc) or f"no answer within {timeout:g}s"
+            why = str(exc) or (
+                f"no answer within {timeout:g}s"
+                if left >= timeout
+                else "request deadline reached"
+                f" (HARDNEG_REQUEST_DEADLINE_S={self.settings.request_deadline_s:g})"
+            )
             return MinerStatus(status="timeout", ms=ms, error=why), None
         except Exception as exc:
             ms = (time.perf_counter() - start) * 1000
@@ -110,12 +129,16 @@ class PositiveMiner:
         metrics.record_miner(name, ms, "ok")
         return MinerStatus(status="ok", candidates=len(out.candidates), ms=round(ms, 2)), out
 
-    async def related(self, phrases: Sequence[str]) -> list[dict[str, Related]]:
+    async def related(
+        self, phrases: Sequence[str], deadline: float | None = None
+    ) -> list[dict[str, Related]]:
         """Synonyms/ancestors known to miners (e.g. Wikidata); a failing source is skipped."""
         sources = self.registry.knowledge_sources()
         if not sources or not phrases:
             return []
         timeout = self.settings.miner_timeout_s
+        if deadline is not None:
+            timeout = max(0.0, min(timeout, deadline - time.monotonic()))
         got = await asyncio.gather(
             *(asyncio.wait_for(s.related(list(phrases), self.ctx), timeout) for _, s in sources),
             return_exceptions=True,

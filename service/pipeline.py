@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,13 +23,15 @@ from hardneg.miners.knowledge import Knowledge, normalize
 from hardneg.miners.types import (
     ItemResult,
     MineOptions,
+    MinerStatus,
     NegativesRequest,
     NegativesResponse,
     RequestItem,
 )
 from hardneg.miners.verify import VerifyStore, open_verify_store
 from hardneg.service import metrics
-from hardneg.service.assemble import Assembler, is_bare
+from hardneg.service.admission import Admission, Lane
+from hardneg.service.assemble import Assembler, PositiveResult, is_bare
 from hardneg.service.cache import Cache, cache_key, make_cache
 from hardneg.service.fp_step import FalsePositiveImageStep
 from hardneg.service.images import StepStores, image_steps
@@ -39,9 +42,7 @@ from hardneg.service.similarity import CachedEmbedder, default_band, load_embedd
 from hardneg.service.steps import ItemStep, preflight
 from hardneg.service.stored import (
     CACHE_SCHEMA,
-    DEGRADED_MARK,
     Plan,
-    bare_part,
     from_store,
     item_payload,
     positive_of,
@@ -94,8 +95,9 @@ class Pipeline:
         fp = registry.miners.get("false_positive")
         if isinstance(fp, FalsePositiveMiner):
             self.miner_steps["false_positive"] = [FalsePositiveImageStep(fp, embedder)]
-        # Positives of a batch are mined a few at a time: miner timeouts measure a miner, not a queue.
-        self._item_slots = asyncio.Semaphore(settings.item_concurrency)
+        # Work is admitted by positives to mine, in lanes (service/admission.py); a positive is
+        # mined in one of its lane's slots, so miner timeouts measure a miner, not a queue.
+        self.admission = Admission.from_settings(settings)
 
     @classmethod
     def create(
@@ -213,7 +215,7 @@ class Pipeline:
             for item, key in zip(request.items, plan.answer_keys, strict=True)
         ]
         todo = [i for i, a in enumerate(answers) if a is None]
-        metrics.record_cache(hits=len(answers) - len(todo), misses=len(todo))
+        metrics.record_cache(hits=len(answers) - len(todo))  # the others where they are built
         if todo:
             built = await self._build(request.items, todo, plan, stored)
             answers = [built.get(i, a) for i, a in enumerate(answers)]
@@ -262,22 +264,33 @@ class Pipeline:
             looked_up = dict(zip(need, await self.cache.get_many(need), strict=True))
             have.update({k: v for k, v in looked_up.items() if v is not None and readable(v)})
         mine = {k: plan.positive_of[k] for k in need if k not in have}
-        mined = await asyncio.gather(
-            *(self._mine_cached(p, i, plan.res, k, plan.assembler) for k, (p, i) in mine.items())
-        )
-        have.update(zip(mine, mined, strict=True))
+        here: set[str] = set()  # positives this request computed (not a concurrent caller)
+        if mine:
+            arrival = time.monotonic()
+            async with self.admission.admit(len(mine)) as lane:  # or Overloaded: 429
+                mined = await asyncio.gather(
+                    *(
+                        self._mine_cached(p, i, plan.res, k, plan.assembler, lane, arrival)
+                        for k, (p, i) in mine.items()
+                    )
+                )
+            have.update((k, raw) for k, (raw, _) in zip(mine, mined, strict=True))
+            here = {k for k, (_, computed) in zip(mine, mined, strict=True) if computed}
         built: dict[int, ItemResult] = {}
-        answers: dict[str, bytes] = {}
+        answers: dict[str, tuple[bytes, int | None]] = {}
         for i in todo:
             keys = plan.positive_keys[i]
             result = await self._assemble(items[i], [have[k] for k in keys], plan.assembler)
             result.cached = not any(k in mine for k in keys)
+            _count(keys, mine, here)
             built[i] = result
             key = plan.answer_keys[i]
             if key is not None and key not in plan.positive_of:
-                answers[key] = result.model_dump_json(exclude={"id", "cached"}).encode()
-        for key, raw in answers.items():
-            await self.cache.set_many({key: raw}, ttl_s=self._ttl_for(raw))
+                raw = result.model_dump_json(exclude={"id", "cached"}).encode()
+                answers[key] = raw, self._ttl_of(result.miners, result.degraded, plan.res)
+        for key, (raw, ttl) in answers.items():
+            if ttl is not None:
+                await self.cache.set_many({key: raw}, ttl_s=ttl)
         return built
 
     async def _assemble(
@@ -331,28 +344,56 @@ class Pipeline:
             self.embedder, self.knowledge, res.band, res.k, self.settings.max_kind_share, steps
         )
 
-    def _ttl_for(self, stored: bytes) -> int:
-        """The cache layer asks this when it stores a result: a degraded one lives briefly, so
-        the failing miner is asked again soon."""
+    def _ttl_of(
+        self, statuses: dict[str, MinerStatus], degraded: bool, res: Resolved
+    ) -> int | None:
+        """The TTL a result is stored with: None (not stored at all) when every miner that ran
+        failed or timed out, since that is a failure, not a result; a degraded one lives
+        ``degraded_ttl_s``, so the failing miner is asked again soon."""
+        ran = [s.status for n, s in statuses.items() if n in res.miners and s.status != "disabled"]
+        if ran and all(status in ("error", "timeout") for status in ran):
+            return None
         s = self.settings
-        return s.degraded_ttl_s if DEGRADED_MARK in bare_part(stored) else s.cache_ttl_s
+        return s.degraded_ttl_s if degraded else s.cache_ttl_s
+
+    def _deadline(self, lane: Lane, arrival: float) -> float:
+        """When a positive's miners must have answered: interactive requests within the
+        deadline of their arrival; a bulk request's positives each within it of starting (a
+        large batch takes longer than the deadline as a whole, by design)."""
+        start = arrival if lane is self.admission.interactive else time.monotonic()
+        return start + self.settings.request_deadline_s
 
     async def _mine_cached(
-        self, positive: str, item_id: str, res: Resolved, key: str, assembler: Assembler
-    ) -> bytes:
+        self,
+        positive: str,
+        item_id: str,
+        res: Resolved,
+        key: str,
+        assembler: Assembler,
+        lane: Lane,
+        arrival: float,
+    ) -> tuple[bytes, bool]:
         """The stored form of a mined positive, computed once however many callers ask (in this
-        process or, through the cache's lock, in others)."""
+        process or, through the cache's lock, in others); True when this caller computed it."""
+        box: list[PositiveResult] = []
 
         async def compute() -> bytes:
-            async with self._item_slots:
-                result = await self.mining.mine(positive, item_id, res)
+            async with lane.slot():
+                deadline = self._deadline(lane, arrival)
+                result = await self.mining.mine(positive, item_id, res, deadline)
+            box.append(result)
             return positive_record(assembler.bare(result), result)
 
-        raw, _ = await self.cache.compute_once(key, compute, ttl_for=self._ttl_for)
+        def ttl_for(_: bytes) -> int | None:
+            return self._ttl_of(box[0].miners, box[0].degraded, res)
+
+        raw, _ = await self.cache.compute_once(key, compute, ttl_for=ttl_for)
         if not readable(raw):  # an unreadable stored value is replaced, not served
             raw = await compute()
-            await self.cache.set_many({key: raw}, ttl_s=self._ttl_for(raw))
-        return raw
+            ttl = ttl_for(raw)
+            if ttl is not None:
+                await self.cache.set_many({key: raw}, ttl_s=ttl)
+        return raw, bool(box)
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
         ok, detail = await self.cache.ping()
@@ -388,3 +429,14 @@ class Pipeline:
         if self.verdict_store is not None:
             await self.verdict_store.aclose()
         await self.cache.aclose()
+
+
+def _count(keys: Sequence[str], mined: dict[str, Any], here: set[str]) -> None:
+    """Count one built item: a miss when this request mined one of its positives, coalesced
+    when another caller's identical computation did, else a hit (its positives were cached)."""
+    if any(k in here for k in keys):
+        metrics.record_cache(misses=1)
+    elif any(k in mined for k in keys):
+        metrics.record_cache(coalesced=1)
+    else:
+        metrics.record_cache(hits=1)

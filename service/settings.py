@@ -70,8 +70,12 @@ class PipelineSettings(MiningSettings):
         None,
         description="Allow-list of miner names (JSON list); unset = every registered miner.",
     )
-    item_concurrency: int = Field(
-        8, ge=1, description="Items of one process mined at once (the rest wait their turn)."
+    request_deadline_s: float = Field(
+        30.0,
+        gt=0,
+        description="Miners still running this long after an interactive request arrived (or"
+        " after a bulk item started) are cut off and reported `timeout`; the answer comes with"
+        " what the others found.",
     )
     default_k: int = Field(
         30, ge=1, le=200, description="Negatives per item when a request leaves k unset."
@@ -134,7 +138,7 @@ class CacheSettings(RedisSettings):
         60,
         ge=1,
         description="TTL of a cached answer in which a miner failed or timed out, so the failing"
-        " miner is asked again soon.",
+        " miner is asked again soon. An answer in which every miner failed is not cached.",
     )
     embedding_ttl_s: int = Field(30 * 24 * 3600, ge=1, description="TTL of cached embeddings.")
     lru_size: int = Field(10_000, ge=1, description="Entries kept by the in-process LRU cache.")

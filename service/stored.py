@@ -20,7 +20,6 @@ from hardneg.service.mining import Resolved
 CACHE_SCHEMA = 2  # bump when the stored format changes
 STORED_PREFIX = b'{"negatives":'  # how a stored answer starts
 RS = b"\x1e"  # never in JSON text: control characters are escaped there
-DEGRADED_MARK = b'"degraded":true'  # how a stored answer says a miner failed in it
 
 
 @dataclass

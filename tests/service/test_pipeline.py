@@ -111,7 +111,7 @@ async def test_failing_and_slow_miners_degrade_but_answers_come(pipe):
     assert st["broken"].status == "error" and "refused" in (st["broken"].error or "")
     assert st["slow"].status == "timeout" and st["slow"].ms < 2000
     assert st["off"].status == "disabled" and st["off"].error == "no server configured"
-    assert st["vocabulary"].status == "ok" and st["echo"].status == "ok"
+    assert st["vocabulary"].status == "ok" and st["echo"].status == "ok", st
     assert item.degraded is True and len(item.negatives) == 20
 
 
