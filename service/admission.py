@@ -31,12 +31,13 @@ __all__ = ["Admission", "AdmissionSettings", "Lane", "default_slots", "usable_cp
 
 LaneName = Literal["interactive", "bulk"]
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
-# Measured on the 2-core CI machine (docs/benchmarks.md, bench/bench_overload.py): throughput
-# of cold items stops growing at ~2 concurrent items per CPU; more only queues.
-SLOTS_PER_CPU = 2
-# Admitted items per slot (computing + waiting): one waiting item per slot keeps an admitted
-# request's wait under one item time, so its p95 stays within ~2x the unloaded p95.
-BUDGET_PER_SLOT = 2
+# Measured on the 2-core CI machine (docs/benchmarks.md, `bench/bench_overload.py
+# --calibrate`): cold requests/s stop growing at one concurrent item per CPU (2.1/s with one
+# client, 3.4/s with two, no more with three to six); past that only latency grows.
+SLOTS_PER_CPU = 1
+# Admitted items per slot (computing + waiting): 1 = an admitted item never waits for a slot,
+# so its latency stays that of the machine at capacity; the excess gets 429 at once.
+BUDGET_PER_SLOT = 1
 
 
 class AdmissionSettings(SettingsSection):
@@ -46,7 +47,7 @@ class AdmissionSettings(SettingsSection):
         0,
         ge=0,
         description="Items of interactive requests computed at once; 0 = derived from the"
-        " machine (2 per usable CPU, cgroup quota included).",
+        " machine (1 per usable CPU, at least 2; cgroup quota included).",
     )
     bulk_slots: int = Field(
         0,
@@ -83,7 +84,7 @@ def usable_cpus() -> float:
 def default_slots(cpus: float | None = None) -> tuple[int, int]:
     """(interactive, bulk) compute slots for a machine with ``cpus`` usable CPUs."""
     cpus = usable_cpus() if cpus is None else cpus
-    interactive = max(2, round(SLOTS_PER_CPU * cpus))
+    interactive = max(2, round(SLOTS_PER_CPU * cpus))  # two: one request never blocks another
     return interactive, max(1, interactive // 2)
 
 

@@ -107,8 +107,8 @@ async def test_items_not_requests_are_admitted_and_the_excess_gets_429():
 
 def test_default_slots_follow_the_machine():
     assert default_slots(1) == (2, 1)
-    assert default_slots(2) == (4, 2)
-    assert default_slots(16) == (32, 16)
+    assert default_slots(2) == (2, 1)
+    assert default_slots(16) == (16, 8)
     assert default_slots(0.5) == (2, 1)  # a fractional cgroup quota
 
 
