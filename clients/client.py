@@ -40,7 +40,7 @@ class APIError(HardnegError):
 
 
 class InvalidRequest(APIError):
-    """400/404/422: the request itself is wrong; retrying will not help."""
+    """400/401/403/404/413/422: the request itself (or its key) is wrong; retrying will not help."""
 
 
 class Overloaded(APIError):
@@ -103,6 +103,11 @@ def _outcome(resp: httpx.Response, attempt: int, retries: int) -> float | None:
     return backoff_s(attempt, BACKOFF_BASE_S, BACKOFF_MAX_S)
 
 
+def _auth_headers(api_key: str | None) -> dict[str, str]:
+    """``Authorization: Bearer <key>`` for a service with API keys (none: no header)."""
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
 def _transport_error(method: str, path: str, exc: httpx.HTTPError) -> TransportError:
     return TransportError(f"{method} {path}: {exc}")
 
@@ -116,9 +121,12 @@ class Client:
         timeout: float = 60.0,
         retries: int = 2,
         http: httpx.Client | None = None,
+        api_key: str | None = None,
     ) -> None:
         self.retries = retries
-        self._http = http or httpx.Client(base_url=base_url, timeout=timeout)
+        self._http = http or httpx.Client(
+            base_url=base_url, timeout=timeout, headers=_auth_headers(api_key)
+        )
 
     def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
         attempt = 0
@@ -179,9 +187,12 @@ class AsyncClient:
         timeout: float = 60.0,
         retries: int = 2,
         http: httpx.AsyncClient | None = None,
+        api_key: str | None = None,
     ) -> None:
         self.retries = retries
-        self._http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        self._http = http or httpx.AsyncClient(
+            base_url=base_url, timeout=timeout, headers=_auth_headers(api_key)
+        )
 
     async def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
         attempt = 0

@@ -33,8 +33,9 @@ from hardneg.service.operator import OperatorSettings
 DEFAULT_CLIP = "open_clip:ViT-B-32:laion2b_s34b_b79k"
 FALLBACK_EMBEDDER = "minilm:all-MiniLM-L6-v2"
 ENV_PREFIX = "HARDNEG_"
-# Variables with these prefixes belong to the test suite, not to the service.
-RESERVED_PREFIXES = ("HARDNEG_TEST_",)
+# Variables with these prefixes belong to the test suite and to the client side (the CLI's
+# HARDNEG_CLIENT_API_KEY), not to the service.
+RESERVED_PREFIXES = ("HARDNEG_TEST_", "HARDNEG_CLIENT_")
 
 
 class ServiceSettings(SettingsSection):

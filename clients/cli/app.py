@@ -73,6 +73,16 @@ def _progress(label: str) -> tuple[Progress, Any]:
     return bar, update
 
 
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="HARDNEG_CLIENT_API_KEY",
+        help="API key for a service with keys (with --url)",
+    ),
+]
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (HARDNEG_HOST)")] = None,
@@ -119,11 +129,12 @@ def mine(
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON response")] = False,
     url: Annotated[str | None, typer.Option(help="Call a running service instead")] = None,
     item_id: Annotated[str, typer.Option("--id", help="Item/image id")] = "",
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Mine hard negatives for one concept (in-process, or through --url)."""
     try:
         request = _concept_request(concept, present, exclude, k, _split(miners), item_id)
-        resp = asyncio.run(_mine(url, request))
+        resp = asyncio.run(_mine(url, request, api_key))
     except Exception as exc:  # a clear one-line message, not a traceback
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -158,12 +169,16 @@ def _concept_request(
         raise ValueError(describe_errors(exc.errors())) from exc
 
 
-async def _mine(url: str | None, request: NegativesRequest) -> NegativesResponse:
+async def _mine(
+    url: str | None, request: NegativesRequest, api_key: str | None = None
+) -> NegativesResponse:
     from hardneg.clients.cli.backends import open_backend
 
     bar, update = _progress("loading miners' data")
     with bar:
-        backend = await open_backend(url, options=request.options(), progress=update)
+        backend = await open_backend(
+            url, options=request.options(), progress=update, api_key=api_key
+        )
     try:
         return await backend.negatives(request)
     finally:
@@ -239,6 +254,7 @@ def batch(
     miners: Annotated[list[str] | None, typer.Option("--miners", "-m")] = None,
     chunk: Annotated[int, typer.Option(min=1, max=1000, help="Items per request")] = 256,
     url: Annotated[str | None, typer.Option(help="Call a running service instead")] = None,
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Regenerate negatives for a whole dataset (skips items already in OUTPUT)."""
     from hardneg.clients.cli.batch import BatchInputError, run_batch
@@ -249,7 +265,9 @@ def batch(
     try:
         with bar:
             report = asyncio.run(
-                run_batch(source, output, options, url=url, chunk=chunk, progress=update)
+                run_batch(
+                    source, output, options, url=url, chunk=chunk, progress=update, api_key=api_key
+                )
             )
     except (BatchInputError, OSError) as exc:
         err.print(f"[red]error:[/red] {exc}")

@@ -21,12 +21,14 @@ async def open_backend(
     options: MineOptions | None = None,
     progress: Progress | None = None,
     timeout_s: float = 60.0,
+    api_key: str | None = None,
 ) -> Backend:
-    """The HTTP client for ``url``, else the in-process pipeline (warming the selected miners)."""
+    """The HTTP client for ``url`` (with ``api_key`` when the service has keys), else the
+    in-process pipeline (warming the selected miners)."""
     if url:
         from hardneg.clients.client import AsyncClient
 
-        return AsyncClient(url, timeout=timeout_s)
+        return AsyncClient(url, timeout=timeout_s, api_key=api_key)
     from hardneg.service.local import LocalBackend
 
     return await LocalBackend.open(options=options, progress=progress)

@@ -107,13 +107,14 @@ async def run_batch(
     url: str | None = None,
     chunk: int = 256,
     progress: Progress | None = None,
+    api_key: str | None = None,
 ) -> BatchReport:
     """Answer every item of ``source`` not yet in ``output``, ``chunk`` items per request."""
     items = read_items(source)
     drop_torn_tail(output)
     done = done_ids(output)
     todo = [it for it in items if it.id not in done]
-    backend = await open_backend(url, options=options, timeout_s=600)
+    backend = await open_backend(url, options=options, timeout_s=600, api_key=api_key)
     report = BatchReport(total=len(items), skipped=len(items) - len(todo), written=0, degraded=0)
     chunk = max(1, min(chunk, MAX_ITEMS))
     output.parent.mkdir(parents=True, exist_ok=True)

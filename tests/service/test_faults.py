@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -170,7 +169,9 @@ def test_batch_killed_mid_run_resumes_without_loss_or_duplicates(stack, tmp_path
     concepts = [next(CONCEPTS) for _ in range(60)]
     items = tmp_path / "items.jsonl"
     items.write_text(
-        "".join(json.dumps({"id": f"img-{i}", "positives": [p]}) + "\n" for i, p in enumerate(concepts))
+        "".join(
+            json.dumps({"id": f"img-{i}", "positives": [p]}) + "\n" for i, p in enumerate(concepts)
+        )
     )
     out = tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "hardneg.clients.cli", "batch", str(items), str(out)]
