@@ -118,7 +118,7 @@ async def test_http_excess_gets_429_with_retry_after(pipe):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=30) as c:
             body = {"items": [{"positives": ["first thing"]}], "miners": ["work"], "k": 2}
-            # 4 interactive slots' worth of budget (2 slots x 2): the fifth concurrent is refused
+            # an interactive budget of 2 items (2 slots x 1 per slot): the third is refused
             got = await asyncio.gather(
                 *(
                     c.post("/v1/negatives", json={**body, "items": [{"positives": [f"t {i}"]}]})
@@ -126,7 +126,7 @@ async def test_http_excess_gets_429_with_retry_after(pipe):
                 )
             )
     codes = sorted(r.status_code for r in got)
-    assert codes.count(200) >= 4 and 429 in codes, codes
+    assert codes.count(200) >= 2 and 429 in codes, codes
     refused = next(r for r in got if r.status_code == 429)
     assert int(refused.headers["retry-after"]) >= 1
     assert refused.json()["error"]["type"] == "overloaded"
