@@ -121,6 +121,7 @@ DESCRIPTIONS = {
     401: "No API key, or an unknown one (only when the service has keys)",
     403: "This API key may only read",
     404: "Not found",
+    409: "Conflicts with what is stored (e.g. other predictions for an ingested round)",
     413: "Request body (or an uploaded file) larger than the limit",
     422: "Invalid request, malformed JSON or body (the message says what is wrong)",
     429: "Overloaded; retry after Retry-After seconds",

@@ -8,19 +8,24 @@ the process's one (``app.state.verify_store``), opened in the app's lifespan.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hardneg.miners.errors import DependencyDown
+from hardneg.miners.false_positive.ingest import Source
 from hardneg.miners.verify import OutcomeRecord, VerifyOptions, VerifyRound, VerifyStore
 from hardneg.miners.verify.records import MAX_ROUND_CHARS, Verdict, VerifyIngestReport
 from hardneg.miners.verify.store import open_verify_store
-from hardneg.service.routes_fp import store_errors
+from hardneg.service.auth import require_read, require_write
+from hardneg.service.body import StrictJSONRoute
+from hardneg.service.errors import declared
+from hardneg.service.routes_fp import OperatorDep, store_errors
 
-router = APIRouter(tags=["verification"])
+router = APIRouter(tags=["verification"], route_class=StrictJSONRoute)
+READ_ERRORS = declared(401, 403, 404, 422, 503)
+WRITE_ERRORS = declared(401, 403, 409, 413, 422, 429, 503, 504)
 
 
 class PredictionsIngest(BaseModel):
@@ -29,7 +34,10 @@ class PredictionsIngest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     predictions: list[Any] | None = Field(None, description="COCO results; image_id = query id.")
-    predictions_path: str | None = Field(None, description="Path on the server, instead.")
+    predictions_path: str | None = Field(
+        None,
+        description="A file under the server's ingest root (HARDNEG_FP_INGEST_ROOT), instead.",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> PredictionsIngest:
@@ -66,33 +74,56 @@ def get_verify_store(request: Request) -> VerifyStore:
 StoreDep = Annotated[VerifyStore, Depends(get_verify_store)]
 
 
-@router.get("/v1/verify/rounds", response_model=RoundsList)
+@router.get(
+    "/v1/verify/rounds",
+    response_model=RoundsList,
+    responses=READ_ERRORS,
+    dependencies=[require_read],
+)
 async def verify_rounds(store: StoreDep) -> RoundsList:
     """Every round, oldest first: queries, fooled / ignored / elsewhere, per miner and kind."""
     with store_errors("verification store"):
         return RoundsList(rounds=await store.rounds())
 
 
-@router.get("/v1/verify/rounds/{name}", response_model=VerifyRound)
+@router.get(
+    "/v1/verify/rounds/{name}",
+    response_model=VerifyRound,
+    responses=READ_ERRORS,
+    dependencies=[require_read],
+)
 async def verify_round(name: str, store: StoreDep) -> VerifyRound:
     with store_errors("verification store"):
         return await store.round(name)  # unknown: 404
 
 
-@router.post("/v1/verify/rounds/{name}/predictions", response_model=VerifyIngestReport)
+@router.post(
+    "/v1/verify/rounds/{name}/predictions",
+    response_model=VerifyIngestReport,
+    responses=WRITE_ERRORS,
+    dependencies=[require_write],
+)
 async def verify_ingest(
-    name: str, body: PredictionsIngest, store: StoreDep, request: Request
+    name: str, body: PredictionsIngest, store: StoreDep, operator: OperatorDep, request: Request
 ) -> VerifyIngestReport:
     """Decide every query of the round. Idempotent: the same predictions again answer
-    ``already_ingested: true``; other predictions for an ingested round are a 409."""
+    ``already_ingested: true``; other predictions for an ingested round are a 409. A server
+    path is read as the false-positive route reads one: only a regular file under the ingest
+    root, capped and with a timeout (service/operator.py)."""
     s = request.app.state.settings
     opts = VerifyOptions(s.verify_score_threshold, s.verify_iou_threshold)
-    source = body.predictions if body.predictions is not None else Path(str(body.predictions_path))
+    source: Source
+    if body.predictions is not None:
+        source = body.predictions
+    else:
+        source = await operator.read("predictions_path", str(body.predictions_path))
     with store_errors("verification store"):
         return await store.ingest(name, source, opts)
 
 
-@router.get("/v1/verify/held", response_model=HeldList)
+@router.get(
+    "/v1/verify/held", response_model=HeldList, responses=READ_ERRORS, dependencies=[require_read]
+)
 async def verify_held(
     store: StoreDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 100
 ) -> HeldList:
@@ -101,7 +132,12 @@ async def verify_held(
         return HeldList(held=await store.held(limit))
 
 
-@router.post("/v1/verify/checks", response_model=OutcomeRecord)
+@router.post(
+    "/v1/verify/checks",
+    response_model=OutcomeRecord,
+    responses=WRITE_ERRORS,
+    dependencies=[require_write],
+)
 async def verify_check(body: Check, store: StoreDep) -> OutcomeRecord:
     """``absent`` releases a held phrase as a proven hard negative; ``present`` keeps it out."""
     with store_errors("verification store"):

@@ -28,6 +28,7 @@ from hardneg.service.images.settings import ImageSettings
 from hardneg.service.verdicts.settings import AnnotateSettings, VerdictSettings
 from hardneg.service.admission import AdmissionSettings
 from hardneg.service.auth import AuthSettings
+from hardneg.service.images.settings import ImageSettings
 from hardneg.service.operator import OperatorSettings
 
 DEFAULT_CLIP = "open_clip:ViT-B-32:laion2b_s34b_b79k"
@@ -52,10 +53,11 @@ class ServiceSettings(SettingsSection):
         " with Retry-After. Mining work is admitted by items (the admission section).",
     )
     max_body_bytes: int = Field(
-        1024 * 1024,
+        16 * 1024 * 1024,
         ge=1024,
         description="Largest request body (bytes) outside the false-positive routes; larger is"
-        " 413 before it is read (a 1,000-item request of short phrases is ~100 KB).",
+        " 413 before it is read. One base64 image of HARDNEG_IMAGE_MAX_BYTES fits; a 1,000-item"
+        " request of short phrases is ~100 KB.",
     )
     ready_requires: list[str] = Field(
         ["embedder", "cache", "miners"],
