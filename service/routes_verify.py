@@ -25,7 +25,7 @@ from hardneg.service.routes_fp import OperatorDep, store_errors
 
 router = APIRouter(tags=["verification"], route_class=StrictJSONRoute)
 READ_ERRORS = declared(401, 403, 404, 422, 503)
-WRITE_ERRORS = declared(401, 403, 409, 413, 422, 429, 503, 504)
+WRITE_ERRORS = declared(401, 403, 404, 409, 413, 422, 429, 503, 504)
 
 
 class PredictionsIngest(BaseModel):
