@@ -116,14 +116,18 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.include_router(labelstudio_router, prefix="/labelstudio")
     app.include_router(review_router)
     app.openapi = lambda: openapi_with_miners(app)  # type: ignore[method-assign]
-    # outermost last: the body limit answers 413 before anything else runs, and is counted
+    _add_middleware(app, settings)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Outermost last: the body limit answers 413 before anything else runs, and is counted."""
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,
         per_path={FP_PREFIX: settings.fp_max_file_bytes * 2 + 64 * 1024},
     )
     app.add_middleware(MetricsMiddleware)
-    return app
 
 
 def openapi_with_miners(app: FastAPI) -> dict[str, Any]:

@@ -264,18 +264,7 @@ class Pipeline:
             looked_up = dict(zip(need, await self.cache.get_many(need), strict=True))
             have.update({k: v for k, v in looked_up.items() if v is not None and readable(v)})
         mine = {k: plan.positive_of[k] for k in need if k not in have}
-        here: set[str] = set()  # positives this request computed (not a concurrent caller)
-        if mine:
-            arrival = time.monotonic()
-            async with self.admission.admit(len(mine)) as lane:  # or Overloaded: 429
-                mined = await asyncio.gather(
-                    *(
-                        self._mine_cached(p, i, plan.res, k, plan.assembler, lane, arrival)
-                        for k, (p, i) in mine.items()
-                    )
-                )
-            have.update((k, raw) for k, (raw, _) in zip(mine, mined, strict=True))
-            here = {k for k, (_, computed) in zip(mine, mined, strict=True) if computed}
+        here = await self._mine_missing(mine, plan, have) if mine else set()
         built: dict[int, ItemResult] = {}
         answers: dict[str, tuple[bytes, int | None]] = {}
         for i in todo:
@@ -292,6 +281,23 @@ class Pipeline:
             if ttl is not None:
                 await self.cache.set_many({key: raw}, ttl_s=ttl)
         return built
+
+    async def _mine_missing(
+        self, mine: dict[str, tuple[str, str]], plan: Plan, have: dict[str, bytes]
+    ) -> set[str]:
+        """Mine the positives no cache had, admitted as one unit of work in their lane (or
+        Overloaded: 429), into ``have``; returns the keys this request computed itself (the
+        others a concurrent identical computation did)."""
+        arrival = time.monotonic()
+        async with self.admission.admit(len(mine)) as lane:
+            mined = await asyncio.gather(
+                *(
+                    self._mine_cached(p, i, plan.res, k, plan.assembler, lane, arrival)
+                    for k, (p, i) in mine.items()
+                )
+            )
+        have.update((k, raw) for k, (raw, _) in zip(mine, mined, strict=True))
+        return {k for k, (_, computed) in zip(mine, mined, strict=True) if computed}
 
     async def _assemble(
         self, item: RequestItem, raws: list[bytes], assembler: Assembler
