@@ -21,7 +21,7 @@ from pydantic import Field, SecretStr
 from hardneg.miners.settings import SettingsSection
 from hardneg.service.errors import Forbidden, Unauthorized
 
-__all__ = ["AuthSettings", "Keys", "require_read", "require_write"]
+__all__ = ["AuthSettings", "Keys", "check_read", "check_write", "require_read", "require_write"]
 
 Scope = Literal["read", "write"]
 
@@ -95,7 +95,7 @@ def _presented(
     return (bearer.credentials if bearer is not None else None), header
 
 
-async def _read(
+async def check_read(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header: Annotated[str | None, Security(_header)],
@@ -103,7 +103,7 @@ async def _read(
     _check(request, "read", *_presented(bearer, header))
 
 
-async def _write(
+async def check_write(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header: Annotated[str | None, Security(_header)],
@@ -112,5 +112,5 @@ async def _write(
 
 
 # Use as a router or route dependency: ``dependencies=[require_write]``.
-require_read = Depends(_read)
-require_write = Depends(_write)
+require_read = Depends(check_read)
+require_write = Depends(check_write)

@@ -24,12 +24,11 @@ from hardneg.miners.ontology.settings import OntologySettings
 from hardneg.miners.settings import MiningSettings, RedisSettings, SettingsSection
 from hardneg.miners.verify.settings import VerifySettings
 from hardneg.miners.vocabulary.settings import VocabularySettings
-from hardneg.service.images.settings import ImageSettings
-from hardneg.service.verdicts.settings import AnnotateSettings, VerdictSettings
 from hardneg.service.admission import AdmissionSettings
 from hardneg.service.auth import AuthSettings
 from hardneg.service.images.settings import ImageSettings
 from hardneg.service.operator import OperatorSettings
+from hardneg.service.verdicts.settings import AnnotateSettings, VerdictSettings
 
 DEFAULT_CLIP = "open_clip:ViT-B-32:laion2b_s34b_b79k"
 FALLBACK_EMBEDDER = "minilm:all-MiniLM-L6-v2"

@@ -19,13 +19,16 @@ from hardneg.miners.verdicts import (
     VerdictWrite,
 )
 from hardneg.service.access import WriteAccess
-from hardneg.service.errors import BadRequest, NotFound
+from hardneg.service.auth import require_read
+from hardneg.service.body import StrictJSONRoute
+from hardneg.service.errors import BadRequest, NotFound, declared
 from hardneg.service.verdicts.stats import StatsResponse, acceptance_report, export_lines
 from hardneg.service.verdicts.store import VerdictStore
 
-router = APIRouter(tags=["verdicts"])
+router = APIRouter(tags=["verdicts"], route_class=StrictJSONRoute)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    **declared(401, 403, 413),
     422: {"model": ErrorResponse, "description": "Invalid verdict (says what is wrong)"},
     503: {"model": ErrorResponse, "description": "Verdict store unavailable: nothing stored"},
 }
@@ -60,7 +63,9 @@ async def post_verdicts(body: VerdictBody, store: StoreDep, _: WriteAccess) -> V
     return await store.write(verdicts)
 
 
-@router.get("/v1/verdicts", response_model=VerdictList, responses=ERRORS)
+@router.get(
+    "/v1/verdicts", response_model=VerdictList, responses=ERRORS, dependencies=[require_read]
+)
 async def get_verdicts(
     store: StoreDep,
     item_id: Annotated[str | None, Query(description="Verdicts on this item")] = None,
@@ -86,7 +91,12 @@ async def delete_verdict(verdict_id: str, store: StoreDep, _: WriteAccess) -> De
     return Deleted(deleted=True)
 
 
-@router.get("/v1/verdicts/export", responses=ERRORS, response_class=StreamingResponse)
+@router.get(
+    "/v1/verdicts/export",
+    responses=ERRORS,
+    response_class=StreamingResponse,
+    dependencies=[require_read],
+)
 async def export_verdicts(
     store: StoreDep,
     since: Annotated[int, Query(ge=0, description="Only verdicts with seq above this")] = 0,
@@ -98,7 +108,9 @@ async def export_verdicts(
     return StreamingResponse(export_lines(store, since), media_type="application/x-ndjson")
 
 
-@router.get("/v1/stats", response_model=StatsResponse, responses=ERRORS)
+@router.get(
+    "/v1/stats", response_model=StatsResponse, responses=ERRORS, dependencies=[require_read]
+)
 async def stats(store: StoreDep) -> StatsResponse:
     """Verdict counts and acceptance rates (absent / judged, unsure left out) per miner and kind."""
     return acceptance_report(await store.stats())

