@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Pointer symbols we use (wndb(5WN)): hypernym, instance hypernym, similar-to, attribute.
-HYPERNYM, INSTANCE_HYPERNYM, SIMILAR, ATTRIBUTE = "@", "@i", "&", "="
+# Pointer symbols we use (wndb(5WN)): hypernym, instance hypernym, similar-to, attribute, part.
+HYPERNYM, INSTANCE_HYPERNYM, SIMILAR, ATTRIBUTE, PART = "@", "@i", "&", "=", "%p"
 POS_FILES = {"n": "noun", "a": "adj"}
 
 
@@ -34,6 +34,7 @@ class Synset:
     pointers: tuple[tuple[str, int, str], ...]  # (symbol, target offset, target pos)
     gloss: str
     name: str = ""
+    lexfile: int = -1  # lex_filenum: 6 noun.artifact, 5 noun.animal, 13 noun.food, 18 noun.person ...
 
     def targets(self, symbol: str, pos: str | None = None) -> list[int]:
         """Offsets ``symbol`` points at; with ``pos``, only targets in that file (s counts as a)."""
@@ -51,12 +52,12 @@ def _file_pos(pos: str) -> str:
 def _parse_data_line(line: str) -> Synset:
     head, _, gloss = line.partition(" | ")
     f = head.split()
-    offset, ss_type, w_cnt = int(f[0]), f[2], int(f[3], 16)
+    offset, lexfile, ss_type, w_cnt = int(f[0]), int(f[1]), f[2], int(f[3], 16)
     lemmas = [_strip_marker(f[4 + 2 * i]) for i in range(w_cnt)]
     i = 4 + 2 * w_cnt
     p_cnt = int(f[i])
     ptrs = tuple((f[i + 1 + 4 * j], int(f[i + 2 + 4 * j]), f[i + 3 + 4 * j]) for j in range(p_cnt))
-    return Synset(offset, ss_type, lemmas, ptrs, gloss.strip())
+    return Synset(offset, ss_type, lemmas, ptrs, gloss.strip(), lexfile=lexfile)
 
 
 def _strip_marker(word: str) -> str:

@@ -19,7 +19,8 @@ from hardneg.miners.knowledge.normalize import match_key, normalize
 VOCAB_FILE = "vocab_lvis_coco.json.gz"
 GRAPH_FILE = "wordnet_nouns.json.gz"
 ATTRIBUTES_FILE = "attributes.json"
-DATA_FILES = (VOCAB_FILE, GRAPH_FILE, ATTRIBUTES_FILE, "morphology.json.gz")
+RELATIONS_FILE = "wordnet_relations.json.gz"
+DATA_FILES = (VOCAB_FILE, GRAPH_FILE, ATTRIBUTES_FILE, "morphology.json.gz", RELATIONS_FILE)
 
 
 def read_bytes(name: str) -> bytes:
@@ -160,4 +161,6 @@ class AttributeLexicon:
         if phrase in self.words:
             return self.words[phrase].canonical
         modifier, _, rest = phrase.partition(" ")
+        if not rest:
+            return {}  # not an attribute word
         return {k: f"{modifier} {v}" for k, v in self.canonical(rest).items()}
