@@ -4,6 +4,12 @@ Blocked, all compared on ``match_key`` (case, spacing, punctuation, underscores,
 positives, the present concepts and the caller's exclusions; their synonyms; the ancestors of
 positives and present concepts ("bus", "vehicle" for "school bus"); and the attribute-keeping
 generalisations of them ("yellow bus" for "yellow school bus"). "red school bus" stays allowed.
+
+Also blocked for positives and present concepts, because they are in the image whenever the
+concept is: its parts (WordNet part meronyms, inherited from specific ancestors: a school bus
+has a wheel), things nearly always pictured with it and role/category nouns covering it
+(``companions.py``: oars for a rowing boat, "pet" for a dog), and the category word a closed
+compound ends in ("houseboat" -> "boat", "teacup" -> "cup") when WordNet knows it as a noun.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hardneg.miners.base import Related
+from hardneg.miners.knowledge.companions import companions_of, roles_covering
 from hardneg.miners.knowledge.knowledge import Knowledge
 from hardneg.miners.knowledge.normalize import match_key, normalize
 
@@ -135,9 +142,59 @@ def _blocked_phrases(
         if role != "exclude":
             for a in sorted(rel[p].ancestors):
                 blocked.setdefault(match_key(a), f"ancestor of {_label(role, p)}")
+    for role, p in items:
+        if role != "exclude":
+            for key, why in _always_with(p, knowledge).items():
+                blocked.setdefault(key, f"{why} {_label(role, p)}")
     blocked.pop("", None)
     protected.pop("", None)
     return blocked, protected
+
+
+_MIN_HEAD = 3  # "houseboat" -> "boat"; never a two-letter tail ("ox" in "box")
+
+
+def _always_with(phrase: str, knowledge: Knowledge) -> dict[str, str]:
+    """match_key -> reason prefix for what the image shows whenever it shows ``phrase``."""
+    out: dict[str, str] = {}
+    for part in sorted(knowledge.parts_of(phrase)):
+        out.setdefault(match_key(part), "part of")
+    for companion, why in companions_of(knowledge, phrase).items():
+        out.setdefault(match_key(companion), f"pictured with ({why})")
+    for role, why in roles_covering(knowledge, phrase).items():
+        out.setdefault(match_key(role), f"a role or category covering ({why})")
+    head = _closed_compound_head(phrase, knowledge)
+    if head:
+        out.setdefault(match_key(head), "the category word of")
+    return out
+
+
+def _closed_compound_head(phrase: str, knowledge: Knowledge) -> str | None:
+    """ "houseboat" -> "boat": a one-word phrase made of two known words whose second names a
+    more general thing of the same kind, closely related to it (so "ambulance" is no "lance",
+    "barbell" no "bell", "mammoth" no "moth")."""
+    words = knowledge.split_attributes(phrase)[1].split()
+    if len(words) != 1:
+        return None
+    w = words[0]
+    for i in range(_MIN_HEAD, len(w) - _MIN_HEAD + 1):
+        first, tail = w[:i], w[i:]
+        if tail in _NOT_HEADS or not (knowledge.is_word(first) and knowledge.is_word(tail)):
+            continue
+        if (
+            knowledge.relatedness(phrase, tail) >= _RELATED_HEAD
+            and knowledge.same_lexfile(phrase, tail)
+            and knowledge.breadth(tail) > knowledge.breadth(phrase)
+        ):
+            return tail
+    return None
+
+
+_RELATED_HEAD = 7  # a deep common ancestor, the same kind of thing, the tail more general
+# Word endings that are nouns but not the category of the compound ("cutlet" is no "let").
+_NOT_HEADS = frozenset(
+    {"let", "ling", "ette", "ess", "ment", "ness", "ship", "hood", "ion", "age", "ant"}
+)
 
 
 def _subsumers(

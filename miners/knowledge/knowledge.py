@@ -18,6 +18,7 @@ from hardneg.miners.knowledge.loaders import (
     ATTRIBUTES_FILE,
     DATA_FILES,
     GRAPH_FILE,
+    RELATIONS_FILE,
     VOCAB_FILE,
     AttributeLexicon,
     NounGraph,
@@ -25,6 +26,7 @@ from hardneg.miners.knowledge.loaders import (
     read_json,
 )
 from hardneg.miners.knowledge.normalize import match_key, normalize, tokens
+from hardneg.miners.knowledge.structure import Structure
 from hardneg.miners.types import Kind
 
 __all__ = ["Knowledge", "VocabEntry"]
@@ -61,6 +63,18 @@ class _Hit:
 
 _MEMO_SIZE = 200_000
 
+# LVIS synonym lists audited: pairs that are not synonyms, each with its reason. An override
+# removes the synonym (so the guard no longer blocks it as the positive itself).
+SYNONYM_OVERRIDES: dict[tuple[str, str], str] = {
+    ("plastic bag", "paper bag"): "a paper bag is another material, a good hard negative",
+}
+
+
+def synonym_override(phrase: str, synonym: str) -> str | None:
+    """Why LVIS's ``synonym`` of ``phrase`` is not kept, or None."""
+    key = (normalize(phrase), normalize(synonym))
+    return SYNONYM_OVERRIDES.get(key)
+
 
 class Knowledge:
     """Synonyms, ancestors and attributes of phrases, from LVIS, COCO and WordNet 3.0."""
@@ -71,8 +85,10 @@ class Knowledge:
         graph: NounGraph,
         lexicon: AttributeLexicon,
         snapshot_id: str,
+        relations: dict[str, Any] | None = None,
     ) -> None:
         self.snapshot_id = snapshot_id
+        self.structure = Structure(graph, relations or _no_relations(graph))
         self._entries = entries
         self._graph = graph
         self._lexicon = lexicon
@@ -93,12 +109,13 @@ class Knowledge:
         graph: dict[str, Any],
         attributes: dict[str, Any],
         snapshot_id: str,
+        relations: dict[str, Any] | None = None,
     ) -> Knowledge:
-        """Build from the parsed JSON of the three data files (see miners/knowledge/data/README.md)."""
+        """Build from the parsed JSON of the data files (see miners/knowledge/data/README.md)."""
         entries = [
             VocabEntry(
                 phrase=e["phrase"],
-                synonyms=tuple(e["synonyms"]),
+                synonyms=tuple(s for s in e["synonyms"] if not synonym_override(e["phrase"], s)),
                 synset=e["synset"],
                 lvis_id=e["lvis_id"],
                 coco_id=e["coco_id"],
@@ -108,9 +125,9 @@ class Knowledge:
             )
             for e in vocab["entries"]
         ]
-        return cls(
-            entries, NounGraph.from_json(graph), AttributeLexicon.from_json(attributes), snapshot_id
-        )
+        graph_ = NounGraph.from_json(graph)
+        lexicon = AttributeLexicon.from_json(attributes)
+        return cls(entries, graph_, lexicon, snapshot_id, relations)
 
     @classmethod
     def load_default(cls) -> Knowledge:
@@ -152,6 +169,7 @@ class Knowledge:
             if len(memo) >= _MEMO_SIZE:
                 memo.clear()
             hit = memo[phrase] = self._related(phrase)
+            hit.synonyms -= {s for s in hit.synonyms if synonym_override(phrase, s)}
         return hit
 
     def ancestor_keys(self, phrase: str) -> frozenset[str]:
@@ -222,6 +240,73 @@ class Knowledge:
         out.extend((" ".join(words[i:]), "suffix") for i in range(1, len(words)))
         return out
 
+    # --- senses, relatedness, parts (miners/knowledge/structure.py) ----------------------------
+    def senses(self, phrase: str) -> tuple[int, ...]:
+        """Synset ids of a phrase, the visual sense first: its LVIS synset when it is an LVIS
+        category, else WordNet's senses (physical ones first, in sense-frequency order); for an
+        unknown phrase, those of its head noun ("rusty bicycle" -> bicycle)."""
+        hit = self._lookup(phrase) if match_key(phrase) else None
+        if hit is not None and hit.ids:
+            return hit.ids if hit.phrases else self.structure.order(hit.ids, normalize(phrase))
+        for head, _ in self._heads(phrase, strip_attributes=True):
+            hit = self._lookup(head)
+            if hit is not None and hit.ids:
+                return hit.ids if hit.phrases else self.structure.order(hit.ids, normalize(head))
+        return ()
+
+    def is_word(self, phrase: str) -> bool:
+        """Whether the phrase is a WordNet lemma or a vocabulary phrase (as ``match_key`` reads)."""
+        return self._known(phrase)
+
+    def sense_names(self, ids: Sequence[int]) -> list[str]:
+        return [self._graph.names[i] for i in ids]
+
+    def is_physical_sense(self, name: str) -> bool:
+        i = self._graph.by_name.get(name)
+        return i is not None and self.structure.is_physical(i)
+
+    def relatedness(self, positive: str, candidate: str) -> int:
+        """Depth of the deepest common ancestor of the positive's visual sense and any of the
+        candidate's two most likely senses (-1: either is unknown). Tortoise vs tortilla: 2."""
+        return self.structure.lcs_depth(self.senses(positive)[:1], self.senses(candidate)[:2])
+
+    def breadth(self, phrase: str) -> float:
+        """How general the phrase's visual sense is (0 leaf .. 1 "entity"; 0 when unknown)."""
+        first = self.senses(phrase)[:1]
+        return self.structure.breadth(first[0]) if first else 0.0
+
+    def same_lexfile(self, a: str, b: str) -> bool:
+        """Whether both visual senses are filed as the same kind of thing (artifact, animal...)."""
+        sa, sb = self.senses(a)[:1], self.senses(b)[:1]
+        lex = self.structure.lexfile
+        return bool(sa and sb) and lex[sa[0]] == lex[sb[0]]
+
+    def parts_of(self, phrase: str) -> set[str]:
+        """Phrases of the parts of the phrase's visual sense ("wheel", "roof" for a bus)."""
+        return self._graph.phrases(self.structure.parts(self.senses(phrase)[:1]))
+
+    def is_natural(self, phrase: str) -> bool:
+        """Whether the phrase's visual sense is a natural kind (animal, plant, food, natural object)."""
+        first = self.senses(phrase)[:1]
+        return bool(first) and self.structure.is_natural(first[0])
+
+    def attested_colours(self, phrase: str) -> set[str]:
+        """Basic colours WordNet attests for the phrase's visual sense and its kinds."""
+        return self.structure.attested_colours(self.senses(phrase)[:1])
+
+    def under(self, phrase: str, synset: str) -> bool:
+        """Whether the phrase's visual sense is ``synset`` or below it."""
+        target = self._graph.by_name.get(synset)
+        first = self.senses(phrase)[:1]
+        if target is None or not first:
+            return False
+        return target == first[0] or target in self._graph.ancestors(first)
+
+    def phrases_of(self, synset: str) -> set[str]:
+        """Lemma phrases of a named synset (empty when the name is unknown)."""
+        i = self._graph.by_name.get(synset)
+        return set() if i is None else self._graph.phrases([i])
+
     # --- attributes ----------------------------------------------------------------------------
     def split_attributes(self, phrase: str) -> tuple[list[tuple[Kind, str]], str]:
         """Leading attribute words and the head: "yellow school bus" -> ([(colour, yellow)], ...).
@@ -238,6 +323,10 @@ class Knowledge:
             attrs.append((Kind(m[0]), m[1]))
             i += m[2]
         return attrs, " ".join(words[i:])
+
+    def canonical_attribute(self, word: str) -> dict[str, str]:
+        """kind -> canonical form of an attribute word ({"colour": "gray"} for "grey")."""
+        return self._lexicon.canonical(word)
 
     def attribute_values(self, attrs: Sequence[tuple[Kind, str]]) -> frozenset[str]:
         """Canonical attribute words, spelling variants merged ({"gray"} for "grey" or "gray")."""
@@ -286,5 +375,13 @@ def _load_default() -> Knowledge:
         digest.update(read_bytes(name))
     snapshot = f"{SNAPSHOT_PREFIX}@{digest.hexdigest()[:8]}"
     return Knowledge.from_data(
-        read_json(VOCAB_FILE), read_json(GRAPH_FILE), read_json(ATTRIBUTES_FILE), snapshot
+        read_json(VOCAB_FILE),
+        read_json(GRAPH_FILE),
+        read_json(ATTRIBUTES_FILE),
+        snapshot,
+        read_json(RELATIONS_FILE),
     )
+
+
+def _no_relations(graph: NounGraph) -> dict[str, Any]:
+    return {"lexfile": [-1] * len(graph.names), "parts": {}, "gloss_colours": {}}
