@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hardneg.miners.knowledge.normalize import match_key, normalize
+from hardneg.miners.knowledge.swaps import unrealistic
 from hardneg.miners.types import Candidate, Kind, Negative
+from hardneg.service.scoring import Model, features, model_for
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,6 +31,7 @@ class Band:
 
     lo: float
     hi: float
+    lo_explicit: bool = False  # set by the caller or a setting: applies even with a scoring model
 
 
 @dataclass
@@ -99,10 +102,12 @@ class Ranker:
         kept: list[Merged] = []
         for m in merged:
             report.proposed.update(m.sources)
-            if guard.check(m.phrase) is None:
-                kept.append(m)
-            else:
+            if guard.check(m.phrase) is not None:
                 report.guarded.update(m.sources)
+            elif unrealistic(self.knowledge, positive, m.phrase) is not None:
+                report.drops["unnatural"] += 1
+            else:
+                kept.append(m)
         if not kept:
             return [], report
         return await self._filter(positive, kept, guard, report.drops), report
@@ -128,18 +133,23 @@ class Ranker:
         prot: np.ndarray,
         drops: Counter[str],
     ) -> list[Negative]:
-        """Exempt candidates (a model really confused them) first, then the band's."""
+        """Exempt candidates (a model really confused them) first, then the rest. With a fitted
+        scoring model (service/scoring.py) similarity does not veto: the band keeps only its
+        upper edge, candidates are ordered by P(hard) and those under the quality floor are
+        dropped; without one the band's lower edge applies and MMR orders."""
         from hardneg.service.similarity.filter import FilterOptions, select
 
         s = self.settings
+        model = model_for(self.embedder.id)
         out: list[Negative] = []
         exempt = [i for i, m in enumerate(group) if self.band_exempt & set(m.evidence)]
         regular = [i for i, m in enumerate(group) if i not in set(exempt)]
-        for rows, floor in ((exempt, -1.0), (regular, self.band.lo)):
+        lo = self.band.lo if model is None or self.band.lo_explicit else -1.0
+        for rows, floor in ((exempt, -1.0), (regular, lo)):
             if not rows:
                 continue
             opts = FilterOptions(
-                k=2 * self.k,
+                k=2 * self.k if model is None else len(rows),
                 min_similarity=floor,
                 max_similarity=self.band.hi,
                 dedupe_similarity=s.dedupe_similarity,
@@ -147,8 +157,30 @@ class Ranker:
             )
             chosen, dropped = select(anchor, cand[rows], prot, opts)
             drops.update(dropped)
-            out += [self._negative(positive, group[rows[c.index]], c.score) for c in chosen]
+            picked = [(group[rows[c.index]], c.score) for c in chosen]
+            if model is not None and rows is regular:
+                picked = self._by_model(positive, picked, model, drops)
+            out += [self._negative(positive, m, score) for m, score in picked]
         return out
+
+    def _by_model(
+        self, positive: str, picked: list[tuple[Merged, float]], model: Model, drops: Counter[str]
+    ) -> list[tuple[Merged, float]]:
+        """Order by P(hard); drop those under the floor or likely invalid (P(invalid) above the
+        model's ceiling: a near-synonym, a kind of the positive); at most 2k (the caps choose)."""
+        floor = self.settings.quality_floor
+        floor = model.floor if floor is None else floor
+        good: list[tuple[float, Merged, float]] = []
+        for m, sim in picked:
+            p = model.probabilities(features(self.knowledge, positive, m.phrase, m.evidence, sim))
+            if p["H"] < floor:
+                drops["below_quality_floor"] += 1
+            elif floor > 0 and p["I"] > model.max_invalid:
+                drops["likely_invalid"] += 1
+            else:
+                good.append((p["H"], m, sim))
+        good.sort(key=lambda x: (-x[0], x[1].phrase))
+        return [(m, sim) for _, m, sim in good[: 2 * self.k]]
 
     def _negative(self, positive: str, m: Merged, score: float) -> Negative:
         return Negative(
