@@ -98,8 +98,10 @@ def _constant(evidence: dict[str, object]) -> Evidence:
 def add_neighbours(
     c: Composer, parsed: Parsed, neighbours: list[Neighbour], weights: dict[str, float]
 ) -> None:
-    """Look-alike types, with the positive's attribute words when it had some."""
-    prefix = parsed.prefix
+    """Look-alike types, with the positive's attribute words when it had some. Other words
+    before the head ("bottle" in "bottle opener" read as opener) are never glued onto a
+    neighbour: "bottle corkscrew" is no thing."""
+    prefix = " ".join(s for s, _ in parsed.attributes)
     for nb in neighbours:
         w = weights.get(nb.source, 0.0) * pop_factor(nb.pop)
         evidence = nb.evidence

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from hardneg.miners.knowledge.normalize import default_morphology
@@ -140,6 +140,7 @@ class Link:
     how: str  # label | alias
     pop: int
     score: float = 1.0
+    wn: str = ""  # WordNet 3.0 synset name, when the endpoint knows it (the offline snapshot)
 
 
 @dataclass
@@ -208,13 +209,20 @@ def choose_head(
     links: dict[str, Link] = {}
     for r in sorted(by_start[start], key=lambda r: (r["item"], r["how"] != "label")):
         if r["item"] not in links:
-            links[r["item"]] = Link(r["item"], r["text"], r["how"], popularity(r))
+            links[r["item"]] = Link(
+                r["item"], r["text"], r["how"], popularity(r), wn=r.get("wn", "")
+            )
     parsed.links = list(links.values())
     return parsed
 
 
-def score_links(parsed: Parsed, lineage_labels: dict[str, set[str]]) -> None:
-    """Score each link: label 1.0 / alias 0.8, x qualifier fit, x popularity (in place)."""
+def score_links(
+    parsed: Parsed,
+    lineage_labels: dict[str, set[str]],
+    sense_fit: Callable[[str], float] | None = None,
+) -> None:
+    """Score each link: label 1.0 / alias 0.8, x qualifier fit, x popularity, x how well its
+    WordNet sense fits the visual reading of the phrase (``sense_fit``; in place)."""
     top = max((link.pop for link in parsed.links), default=0)
     scored = []
     for link in parsed.links:
@@ -223,7 +231,9 @@ def score_links(parsed: Parsed, lineage_labels: dict[str, set[str]]) -> None:
             words = {w for lab in lineage_labels.get(link.item, ()) for w in lab.lower().split()}
             s *= 1.0 if words & set(parsed.qualifier) else 0.25
         s *= 0.3 + 0.7 * (link.pop / top if top else 1.0)
-        scored.append(Link(link.item, link.text, link.how, link.pop, round(s, 4)))
+        if sense_fit is not None and link.wn:
+            s *= sense_fit(link.wn)
+        scored.append(Link(link.item, link.text, link.how, link.pop, round(s, 4), link.wn))
     parsed.links = sorted(scored, key=lambda x: (-x.score, x.item))
 
 

@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from hardneg.miners.base import (
     Progress,
     Related,
 )
+from hardneg.miners.knowledge import Knowledge
 from hardneg.miners.knowledge.normalize import match_key
 from hardneg.miners.ontology import queries
 from hardneg.miners.ontology.compose import Composer, add_neighbours, add_swaps
@@ -153,8 +154,12 @@ class OntologyMiner(MinerBase):
     def _deadline(self) -> float:
         return time.monotonic() + self.timeout_s
 
-    async def analyse(self, phrase: str, deadline: float | None = None) -> Analysis:
-        """Link ``phrase`` and collect its synonyms and ancestors."""
+    async def analyse(
+        self, phrase: str, deadline: float | None = None, knowledge: Knowledge | None = None
+    ) -> Analysis:
+        """Link ``phrase`` and collect its synonyms and ancestors; with ``knowledge``, links
+        whose WordNet sense is not the visual reading of the head weigh less ("cutter" in
+        "pizza cutter" is the tool, not the boat)."""
         deadline = deadline or self._deadline()
         vocab = await self.vocabulary(deadline)
         tokens, texts = head_spans(phrase)
@@ -171,7 +176,7 @@ class OntologyMiner(MinerBase):
         q = queries.render("ancestors", items=[queries.iri(i) for i in items])
         rows = await self.endpoint.select(q, deadline=deadline)
         head_rows = [r for r in rows if r["item"] not in modifier_items]
-        score_links(parsed, lineage(head_rows))
+        score_links(parsed, lineage(head_rows), _sense_fit(knowledge, parsed.head))
         an = _with_knowledge(Analysis(parsed), head_rows)
         # "crock pot" is a crock and "fighter jet" a fighter: what the other words name, and
         # its ancestors, are no negatives either.
@@ -194,7 +199,9 @@ class OntologyMiner(MinerBase):
         """Synonyms and ancestors per phrase, for the exclusion guard (unknown phrases: empty)."""
         deadline = self._deadline()
         unique = list(dict.fromkeys(phrases))
-        found = await asyncio.gather(*(self.analyse(p, deadline) for p in unique))
+        found = await asyncio.gather(
+            *(self.analyse(p, deadline, ctx.knowledge if ctx else None) for p in unique)
+        )
         out: dict[str, Related] = {}
         for phrase, an in zip(unique, found, strict=True):
             out[phrase] = Related(
@@ -206,7 +213,7 @@ class OntologyMiner(MinerBase):
 
     async def mine(self, query: MineQuery, ctx: MinerContext) -> MinerOutput:
         deadline = self._deadline()
-        an = await self.analyse(query.positive, deadline)
+        an = await self.analyse(query.positive, deadline, ctx.knowledge if ctx else None)
         if not an.known:
             return MinerOutput(
                 note=f"{query.positive!r} is not in the ontology ({self.snapshot_id})"
@@ -274,3 +281,21 @@ def _with_knowledge(an: Analysis, rows: list[dict[str, str]]) -> Analysis:
             an.ancestors |= {f"{' '.join(subset)} {label}" for label in own | up}
     an.ancestors |= {f"{prefix} {label}" for label in up}
     return an
+
+
+def _sense_fit(knowledge: Knowledge | None, head: str) -> Callable[[str], float] | None:
+    """1 for the head's visual sense (Knowledge.senses), 0.5 for its other physical senses,
+    0.15 for the rest (a person who strolls, a boat called cutter)."""
+    if knowledge is None:
+        return None
+    senses = knowledge.senses(head)
+    if not senses:
+        return None
+    names = knowledge.sense_names(senses)
+
+    def fit(wn: str) -> float:
+        if wn == names[0]:
+            return 1.0
+        return 0.5 if wn in names[1:] and knowledge.is_physical_sense(wn) else 0.15
+
+    return fit
