@@ -37,6 +37,7 @@ from hardneg.service.fp_step import FalsePositiveImageStep
 from hardneg.service.images import StepStores, image_steps
 from hardneg.service.mining import PositiveMiner, Resolved
 from hardneg.service.rank import Band
+from hardneg.service.scoring import ranking_version
 from hardneg.service.settings import Settings
 from hardneg.service.similarity import CachedEmbedder, default_band, load_embedder
 from hardneg.service.steps import ItemStep, preflight
@@ -154,6 +155,7 @@ class Pipeline:
     def versions(self) -> dict[str, str]:
         out = {f"miner:{k}": v for k, v in self.registry.versions().items()}
         out["knowledge"] = self.knowledge.snapshot_id
+        out["ranking"] = ranking_version(self.embedder.id)
         for name, miner in sorted(self.registry.miners.items()):
             if miner.snapshot_id:
                 out[f"data:{name}"] = str(miner.snapshot_id)
@@ -181,7 +183,8 @@ class Pipeline:
                 lo, hi = (value, hi) if is_lo else (lo, value)
         if lo > hi:
             raise InvalidOptions(f"min_similarity {lo} is above max_similarity {hi}")
-        band = Band(lo, hi)
+        explicit = self.settings.min_similarity is not None or opts.min_similarity is not None
+        band = Band(lo, hi, lo_explicit=explicit)
         k = opts.k if opts.k is not None else self.settings.default_k
         return Resolved(k=k, band=band, miners=miners)
 

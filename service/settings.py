@@ -90,6 +90,14 @@ class PipelineSettings(MiningSettings):
         None,
         description="Upper edge (near-duplicates above it are dropped); unset = calibrated default.",
     )
+    quality_floor: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Least P(hard) a negative needs (the scoring model's, service/scoring.py);"
+        " fewer than k come back when the rest are poor. Unset = the fitted model's default;"
+        " applies only to embedders with fitted weights (others use the similarity band).",
+    )
     dedupe_similarity: float = Field(
         0.97, description="Two negatives more similar than this are near-duplicates; keep one."
     )

@@ -55,6 +55,9 @@ def make_pipeline(minilm, index_dir, tmp_path_factory):
 
     def make(cache=None, factories=None, **overrides):
         overrides.setdefault("miners", ["vocabulary"])
+        # Behaviour tests see every candidate the guard and the band let through; the quality
+        # floor's own tests (tests/service/test_quality_classes.py) pass quality_floor=None.
+        overrides.setdefault("quality_floor", 0.0)
         overrides.setdefault("index_dir", index_dir)
         # verdicts of an app made on this pipeline: never the working directory's store
         overrides.setdefault(

@@ -85,6 +85,7 @@ def mini_wikidata(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oxigraph
 
 
 def settings(**overrides: object) -> Settings:
+    overrides.setdefault("quality_floor", 0.0)  # behaviour tests: no quality floor
     return Settings(_env_file=None, **overrides)
 
 
