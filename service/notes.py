@@ -63,6 +63,9 @@ def _counts(
     if total < k:
         drops = report.drops
         filt = ", ".join(f"{v} {r.replace('_', ' ')}" for r, v in sorted(drops.items()) if v)
-        note += f" (fewer than k={k}; band [{band.lo:.2f}, {band.hi:.2f}]"
+        if band.lo > -1.0:
+            note += f" (fewer than k={k}; band [{band.lo:.2f}, {band.hi:.2f}]"
+        else:
+            note += f" (fewer than k={k}; ranked by the scoring model, similarity <= {band.hi:.2f}"
         note += f"; filter: {filt})" if filt else ")"
     return note

@@ -37,7 +37,7 @@ from hardneg.service.fp_step import FalsePositiveImageStep
 from hardneg.service.images import StepStores, image_steps
 from hardneg.service.mining import PositiveMiner, Resolved
 from hardneg.service.rank import Band
-from hardneg.service.scoring import ranking_version
+from hardneg.service.scoring import model_for, ranking_version
 from hardneg.service.settings import Settings
 from hardneg.service.similarity import CachedEmbedder, default_band, load_embedder
 from hardneg.service.steps import ItemStep, preflight
@@ -184,6 +184,8 @@ class Pipeline:
         if lo > hi:
             raise InvalidOptions(f"min_similarity {lo} is above max_similarity {hi}")
         explicit = self.settings.min_similarity is not None or opts.min_similarity is not None
+        if not explicit and model_for(self.embedder.id) is not None:
+            lo = min(lo, -1.0)  # a fitted scoring model judges likeness; similarity only caps
         band = Band(lo, hi, lo_explicit=explicit)
         k = opts.k if opts.k is not None else self.settings.default_k
         return Resolved(k=k, band=band, miners=miners)

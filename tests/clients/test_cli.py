@@ -30,6 +30,8 @@ def cli_env(tmp_path_factory, index_dir) -> dict[str, str]:
     return {
         "HARDNEG_INDEX_DIR": str(index_dir),
         "HARDNEG_MINERS": '["vocabulary"]',
+        # CLI behaviour, not quality: every candidate the guard lets through (no quality floor)
+        "HARDNEG_QUALITY_FLOOR": "0",
         "HARDNEG_FP_STORE_PATH": str(tmp_path_factory.mktemp("fp") / "fp.sqlite"),
     }
 

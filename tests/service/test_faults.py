@@ -50,6 +50,7 @@ def stack(tmp_path_factory, index_dir) -> Iterator[tuple[Service, Deps]]:
     env = {
         "HARDNEG_MINERS": '["vocabulary", "ontology", "llm"]',
         "HARDNEG_EMBEDDER": "minilm:all-MiniLM-L6-v2",
+        "HARDNEG_QUALITY_FLOOR": "0",  # fault behaviour: what the surviving miners found, all of it
         "HARDNEG_INDEX_DIR": str(index_dir),
         "HARDNEG_REDIS_URL": redis.url,
         "HARDNEG_SPARQL_URL": sparql.url,

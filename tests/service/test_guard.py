@@ -123,6 +123,33 @@ def _wordnet_hypernym_lemmas() -> dict[str, set[str]]:
     return out
 
 
+def wordnet_parts_and_hyponyms() -> dict[str, set[str]]:
+    """synset name -> lemmas of its direct WordNet part meronyms and of every synset below it,
+    straight from the shipped graph and relations files (not through Knowledge/Guard)."""
+    g = _shipped("wordnet_nouns.json.gz")
+    rel = _shipped("wordnet_relations.json.gz")
+    lemmas = [s.split("|") for s in g["lemmas"]]
+    names = [
+        f"{ls[0].lower().replace(' ', '_')}.n.{n:02d}"
+        for ls, n in zip(lemmas, g["sense"], strict=True)
+    ]
+    children: list[list[int]] = [[] for _ in names]
+    for i, (h, inst) in enumerate(zip(g["hypernyms"], g["instance_hypernyms"], strict=True)):
+        for p in h + inst:
+            children[p].append(i)
+    out: dict[str, set[str]] = {}
+    for start, name in enumerate(names):
+        seen: set[int] = set(rel["parts"].get(str(start), []))
+        todo = list(children[start])
+        while todo:
+            i = todo.pop()
+            if i not in seen:
+                seen.add(i)
+                todo.extend(children[i])
+        out[name] = {lemma for i in seen for lemma in lemmas[i]}
+    return out
+
+
 def test_every_lvis_category_blocks_its_synonyms_and_wordnet_hypernyms(k: Knowledge) -> None:
     """Issue requirement: for each of the 1,203 LVIS categories as positive, none of its LVIS
     synonyms and none of the lemmas of its WordNet 3.0 hypernyms can come back."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from hardneg.miners.types import NegativesRequest
 from hardneg.service.scoring import features, model_for, ranking_version
+from hardneg.service.similarity import default_band
 
 
 def _req(concept: str, **kw: object) -> NegativesRequest:
@@ -48,7 +49,8 @@ async def test_similarity_does_not_veto_but_an_explicit_band_does(make_pipeline)
     pipe = make_pipeline()
     default = (await pipe.mine(_req("grand piano", k=60))).items[0].negatives
     explicit = (await pipe.mine(_req("grand piano", k=60, min_similarity=0.6))).items[0].negatives
-    lo = pipe.resolve(_req("grand piano").options()).band.lo
+    lo = default_band(pipe.embedder.id)[0]  # the calibrated band's lower edge
+    assert pipe.resolve(_req("grand piano").options()).band.lo == -1.0
     assert any(n.score < lo for n in default)
     assert all(n.score >= 0.6 for n in explicit)
     await pipe.aclose()
