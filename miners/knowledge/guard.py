@@ -110,7 +110,9 @@ class Guard:
         annotation "bus" may well be a school bus, so "school bus" is no safe negative for it."""
         if not self._subsumers:
             return None
-        for key in self._knowledge.ancestor_keys(phrase) & self._subsumers.keys():
+        kn = self._knowledge
+        up = kn.ancestor_keys(phrase) | kn.shared_ancestor_keys(phrase)
+        for key in sorted(up & self._subsumers.keys()):
             return self._subsumers[key]
         return None
 

@@ -182,6 +182,16 @@ class Knowledge:
             keys = memo[phrase] = frozenset(match_key(a) for a in self.related(phrase).ancestors)
         return keys
 
+    def shared_ancestor_keys(self, phrase: str) -> frozenset[str]:
+        """match_keys of the ancestors every WordNet sense of the exact phrase has: whatever
+        sense LVIS chose, a "crock pot" is a cooker (LVIS files it as an earthen crock)."""
+        ids = self._graph.lookup(phrase)
+        if not ids:
+            return frozenset()
+        g = self._graph
+        common = set.intersection(*(g.ancestors([i]) for i in ids))
+        return frozenset(match_key(a) for a in g.phrases(common))
+
     def _related(self, phrase: str) -> Related:
         """Synonyms and ancestors of ``phrase``: exact match, else its head, else a known suffix.
 

@@ -13,6 +13,7 @@ from hardneg.miners.base import Related
 from hardneg.miners.knowledge import Knowledge
 from hardneg.miners.knowledge.guard import Guard
 from hardneg.miners.knowledge.knowledge import SYNONYM_OVERRIDES, synonym_override
+from hardneg.miners.knowledge.normalize import match_key
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +125,10 @@ def _wordnet_hypernym_lemmas() -> dict[str, set[str]]:
 
 
 def wordnet_parts_and_hyponyms() -> dict[str, set[str]]:
-    """synset name -> lemmas of its direct WordNet part meronyms and of every synset below it,
-    straight from the shipped graph and relations files (not through Knowledge/Guard)."""
+    """synset name -> lemmas of its direct WordNet part meronyms and of every synset below it
+    whose every WordNet sense is such a part or kind ("cup" has senses that are no award, so it
+    is not banned for "award"; "minivan" is only ever a kind of car), straight from the shipped
+    graph and relations files (not through Knowledge/Guard)."""
     g = _shipped("wordnet_nouns.json.gz")
     rel = _shipped("wordnet_relations.json.gz")
     lemmas = [s.split("|") for s in g["lemmas"]]
@@ -133,6 +136,10 @@ def wordnet_parts_and_hyponyms() -> dict[str, set[str]]:
         f"{ls[0].lower().replace(' ', '_')}.n.{n:02d}"
         for ls, n in zip(lemmas, g["sense"], strict=True)
     ]
+    senses: dict[str, set[int]] = {}
+    for i, ls in enumerate(lemmas):
+        for lemma in ls:
+            senses.setdefault(match_key(lemma), set()).add(i)
     children: list[list[int]] = [[] for _ in names]
     for i, (h, inst) in enumerate(zip(g["hypernyms"], g["instance_hypernyms"], strict=True)):
         for p in h + inst:
@@ -146,7 +153,7 @@ def wordnet_parts_and_hyponyms() -> dict[str, set[str]]:
             if i not in seen:
                 seen.add(i)
                 todo.extend(children[i])
-        out[name] = {lemma for i in seen for lemma in lemmas[i]}
+        out[name] = {lemma for i in seen for lemma in lemmas[i] if senses[match_key(lemma)] <= seen}
     return out
 
 
