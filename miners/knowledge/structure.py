@@ -25,6 +25,7 @@ PERSON_LEXFILE = 18
 GENERIC_DEPTH = 4
 # Parts are inherited from ancestors this many is-a steps up (a school bus has a car's wheels).
 PART_LEVELS = 5
+_NOT_PARTS = frozenset({13, 27})  # noun.food, noun.substance
 
 
 class Structure:
@@ -94,16 +95,19 @@ class Structure:
         return max((g.depth[i] for i in common), default=0)
 
     def parts(self, ids: Iterable[int]) -> set[int]:
-        """Part meronyms of ``ids`` and of their specific ancestors up to PART_LEVELS steps,
-        with everything below those parts (a car wheel is a wheel)."""
+        """Part meronyms of ``ids`` and of their specific ancestors up to PART_LEVELS steps
+        (a school bus has a wheeled vehicle's wheels)."""
         g = self.graph
         level = set(ids)
         wholes = set(level)
         for _ in range(PART_LEVELS):
             level = {p for i in level for p in g.parents[i] if g.depth[p] > GENERIC_DEPTH + 1}
             wholes |= level
-        direct = {p for w in wholes for p in self._parts.get(w, ())}
-        return direct | self.below(direct, limit=2_000)
+        # Direct parts only, and no food or substance "parts" (a bird's flesh, a glass's glass):
+        # what lies below those (goose meat, water glass the chemical) is no part of the image.
+        return {
+            p for w in wholes for p in self._parts.get(w, ()) if self.lexfile[p] not in _NOT_PARTS
+        }
 
     def attested_colours(self, ids: Iterable[int]) -> set[str]:
         """Basic colours named in the glosses of ``ids`` and of their hyponyms ("black swan":

@@ -39,7 +39,7 @@ for _a, _bs in {
     "purple": ("blue",),
     "brown": ("beige", "gold"),
     "black": ("gray",),
-    "white": ("silver", "beige", "gray"),
+    "white": ("beige",),
     "gray": ("silver",),
 }.items():
     for _b in _bs:
@@ -66,6 +66,14 @@ _SAME_MATERIAL = (
     frozenset({"stone", "granite", "marble"}),
     frozenset({"leather", "suede"}),
     frozenset({"wood", "bamboo"}),
+)
+# State words (the fifth attribute kind; the lexicon has no kind for them): "empty",
+# "burnt" on a look-alike type is a real phrase. Pattern nouns used as adjectives likewise.
+STATE_WORDS = frozenset(
+    {"empty", "full", "open", "closed", "broken", "burnt", "burned", "dead", "ripe", "unripe"}
+    | {"rotten", "wet", "dry", "rusty", "old", "new", "used", "dirty", "clean", "sliced"}
+    | {"cooked", "raw", "frozen", "melted", "lit", "folded", "torn", "cracked", "peeled"}
+    | {"stripe", "check", "checked", "dot", "flower", "floral"}
 )
 ANIMAL_PATTERNS = frozenset({"striped", "spotted", "stripy", "dotted"})
 # Patterns people annotate; "herringbone", "houndstooth" are weaver's words.
@@ -102,6 +110,9 @@ DOMESTIC_ANIMALS = (
     "dog.n.01", "domestic_cat.n.01", "sheep.n.01", "cattle.n.01", "horse.n.01", "goat.n.01",
     "hog.n.03", "rabbit.n.01", "domestic_fowl.n.01", "domestic_ass.n.01",
 )  # fmt: skip
+# Flowering plants are bred in most colours (a red tulip, a purple rose are real).
+FLOWER_COLOURS = frozenset({"red", "white", "pink", "purple", "yellow", "orange", "blue"})
+FLOWERING = ("flower.n.01", "flower.n.02", "bulbous_plant.n.01", "rose.n.01", "orchid.n.01")
 COLOURS_BY_CATEGORY: tuple[tuple[str, frozenset[str]], ...] = (
     ("motor_vehicle.n.01", frozenset({"white", "black", "gray", "silver", "red", "blue", "green", "yellow", "brown", "beige", "orange"})),
 )  # fmt: skip
@@ -126,6 +137,8 @@ def _glued(knowledge: Knowledge, head: str, pos_head: str) -> str | None:
     if len(words) < 2 or knowledge.is_word(head):
         return None
     for i in range(1, len(words)):
+        if set(words[:i]) <= STATE_WORDS:
+            return None  # "empty beer glass", "burnt waffle": a state, not a compound part
         tail = " ".join(words[i:])
         if knowledge.is_word(tail) and (
             tail == pos_head or words[:i] == pos_words[: len(words[:i])]
@@ -164,10 +177,8 @@ def unrealistic(knowledge: Knowledge, positive: str, candidate: str) -> str | No
         if same_head and new_materials & group and own & group:
             return f"'{', '.join(sorted(new_materials))}' overlaps the positive's material"
     for material in new_materials:
-        family = RIGID if pos.get("material", set()) <= RIGID else TEXTILE
-        if (made_of is not None and material not in made_of) or (
-            pos.get("material") and material not in family
-        ):
+        family = RIGID if own <= RIGID else TEXTILE
+        if material not in (made_of if made_of is not None else family if own else {material}):
             return f"'{material}' is not a material a {head} is made of"
     return _pattern_problem(
         cand.get("pattern", set()) - pos.get("pattern", set()),
@@ -203,6 +214,8 @@ def _natural_colours(knowledge: Knowledge, head: str) -> set[str]:
     found = knowledge.attested_colours(head)
     if any(knowledge.under(head, s) for s in DOMESTIC_ANIMALS):
         found |= DOMESTIC_COLOURS
+    if any(knowledge.under(head, s) for s in FLOWERING):
+        found |= FLOWER_COLOURS
     return found
 
 

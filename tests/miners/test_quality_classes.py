@@ -13,6 +13,7 @@ from hardneg.miners.knowledge.structure import NATURAL_LEXFILES
 from hardneg.miners.knowledge.swaps import (
     COLOURS_BY_CATEGORY,
     DOMESTIC_ANIMALS,
+    FLOWERING,
     MATERIALS_BY_CATEGORY,
     unrealistic,
 )
@@ -121,7 +122,10 @@ def test_unrealistic_swaps_are_dropped(
         ("denim jacket", "leather jacket"),
         ("striped scarf", "plaid scarf"),
         ("white ambulance", "red ambulance"),
-        ("brown goat", "white goat"),
+        ("brown goat", "white goat"),  # domestic animals: bred in black, white, gray, brown
+        ("yellow orchid", "purple orchid"),  # flowers are bred in most colours
+        ("empty jam jar", "empty mason jar"),  # a state word is no glued compound part
+        ("silver hatchback", "white hatchback"),
     ],
 )
 def test_realistic_swaps_are_kept(k: Knowledge, positive: str, candidate: str) -> None:
@@ -158,6 +162,7 @@ def test_spelling_lookalikes_score_below_real_kin(k: Knowledge) -> None:
     [
         ("school bus", "wheel", "part of"),  # inherited from wheeled_vehicle.n.01
         ("school bus", "roof", "part of"),
+        ("heron", "beak", "part of"),
         ("rowing boat", "oar", "pictured with"),
         ("rowing boat", "oarlock", "part of"),
         ("saddle horse", "saddle", "pictured with"),
@@ -191,6 +196,8 @@ def test_guard_blocks(k: Knowledge, positive: str, blocked: str, why: str) -> No
         ("houseboat", "canoe"),
         ("ambulance", "lance"),  # a closed compound needs two words and related senses
         ("mammoth", "moth"),
+        ("heron", "goose"),  # a bird's flesh is a part; goose meat below it is not
+        ("ottoman", "chair"),
     ],
 )
 def test_guard_allows(k: Knowledge, positive: str, allowed: str) -> None:
@@ -200,7 +207,7 @@ def test_guard_allows(k: Knowledge, positive: str, allowed: str) -> None:
 def test_guard_data_names_only_real_synsets(k: Knowledge) -> None:
     names = [s for synsets, _ in ROLES.values() for s in synsets] + list(COMPANIONS)
     names += [s for s, _ in MATERIALS_BY_CATEGORY] + [s for s, _ in COLOURS_BY_CATEGORY]
-    names += list(DOMESTIC_ANIMALS)
+    names += list(DOMESTIC_ANIMALS) + list(FLOWERING)
     missing = [n for n in names if not k.phrases_of(n)]
     assert not missing
     assert all(why for _, why in ROLES.values()) and all(why for _, why in COMPANIONS.values())
