@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     all_p = clf.predict_proba(np.array([x for _, _, x in rows]))
     print("floor  max P(I)  H share  I share (judged kept, cross-validated)  kept per concept")
     for f in FLOORS:
-        for ceiling in (1.0, args.max_invalid):
+        for ceiling in sorted({1.0, 0.3, args.max_invalid}, reverse=True):
             keep = (cv[:, 0] >= f) & (cv[:, 2] <= ceiling)
             h, i = (np.mean(y[keep] == 0), np.mean(y[keep] == 2)) if keep.any() else (0.0, 0.0)
             per = np.sum((all_p[:, 0] >= f) & (all_p[:, 2] <= ceiling)) / len(tune)
