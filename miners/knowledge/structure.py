@@ -25,7 +25,6 @@ PERSON_LEXFILE = 18
 GENERIC_DEPTH = 4
 # Parts are inherited from ancestors this many is-a steps up (a school bus has a car's wheels).
 PART_LEVELS = 5
-_NOT_PARTS = frozenset({13, 27})  # noun.food, noun.substance
 
 
 class Structure:
@@ -103,11 +102,9 @@ class Structure:
         for _ in range(PART_LEVELS):
             level = {p for i in level for p in g.parents[i] if g.depth[p] > GENERIC_DEPTH + 1}
             wholes |= level
-        # Direct parts only, and no food or substance "parts" (a bird's flesh, a glass's glass):
-        # what lies below those (goose meat, water glass the chemical) is no part of the image.
-        return {
-            p for w in wholes for p in self._parts.get(w, ()) if self.lexfile[p] not in _NOT_PARTS
-        }
+        # Direct parts only: what lies below a part is not always one (below a bird's flesh
+        # lies goose meat, below the material glass "water glass" the chemical).
+        return {p for w in wholes for p in self._parts.get(w, ())}
 
     def attested_colours(self, ids: Iterable[int]) -> set[str]:
         """Basic colours named in the glosses of ``ids`` and of their hyponyms ("black swan":

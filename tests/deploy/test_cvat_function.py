@@ -101,7 +101,11 @@ def test_tags_for_task_labels_and_the_dropped_ones_said(hardneg_url, tmp_path, m
 
     high = max(t["confidence"] for t in got)
     resp = main.handler(ctx, SimpleNamespace(body={"image": "aGk=", "threshold": high}))
-    assert [t["label"] for t in json.loads(resp.body)] == [phrases[0]]
+    # confidence is hardneg's similarity score; the order is hardneg's ranking (P(hard) with the
+    # offline default), so the tags at the top confidence are not necessarily the first
+    assert [t["label"] for t in json.loads(resp.body)] == [
+        t["label"] for t in got if t["confidence"] >= high
+    ]
     assert "under threshold" in ctx.lines[-1]
 
 
