@@ -15,7 +15,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from hardneg.miners.base import MinerContext, MinerFactory, Progress, Registry, build_registry
+from hardneg.miners.base import (
+    MinerContext,
+    MinerFactory,
+    Progress,
+    Registry,
+    Related,
+    build_registry,
+)
 from hardneg.miners.errors import InvalidInput
 from hardneg.miners.false_positive.miner import FalsePositiveMiner
 from hardneg.miners.false_positive.store import FPStore, open_store
@@ -267,9 +274,11 @@ class Pipeline:
         here = await self._mine_missing(mine, plan, have) if mine else set()
         built: dict[int, ItemResult] = {}
         answers: dict[str, tuple[bytes, int | None]] = {}
+        related = await self._related([items[i] for i in todo])
         for i in todo:
             keys = plan.positive_keys[i]
-            result = await self._assemble(items[i], [have[k] for k in keys], plan.assembler)
+            raws = [have[k] for k in keys]
+            result = await self._assemble(items[i], raws, plan.assembler, related)
             result.cached = not any(k in mine for k in keys)
             _count(keys, mine, here)
             built[i] = result
@@ -299,13 +308,24 @@ class Pipeline:
         have.update((k, raw) for k, (raw, _) in zip(mine, mined, strict=True))
         return {k for k, (_, computed) in zip(mine, mined, strict=True) if computed}
 
+    async def _related(self, items: Sequence[RequestItem]) -> list[dict[str, Related]]:
+        """Miners' knowledge of every phrase the request's non-bare items show or exclude, asked
+        once for the request (a batch's items share their concepts)."""
+        phrases = [p for it in items if not is_bare(it) for p in _shown(it)]
+        return await self.mining.related(list(dict.fromkeys(phrases)))
+
     async def _assemble(
-        self, item: RequestItem, raws: list[bytes], assembler: Assembler
+        self,
+        item: RequestItem,
+        raws: list[bytes],
+        assembler: Assembler,
+        known: Sequence[dict[str, Related]],
     ) -> ItemResult:
         """One item from its positives' stored results, with its own guard and steps."""
-        related = []
+        related: list[dict[str, Related]] = []
         if not is_bare(item):
-            related = await self.mining.related([*item.positives, *item.present, *item.exclude])
+            shown = _shown(item)
+            related = [{p: src[p] for p in shown if p in src} for src in known]
         result = await assembler.item(item, [positive_of(raw) for raw in raws], related)
         result.degraded = result.degraded or self.cache.degraded
         return result
@@ -435,6 +455,10 @@ class Pipeline:
         if self.verdict_store is not None:
             await self.verdict_store.aclose()
         await self.cache.aclose()
+
+
+def _shown(item: RequestItem) -> list[str]:
+    return [*item.positives, *item.present, *item.exclude]
 
 
 def _count(keys: Sequence[str], mined: dict[str, Any], here: set[str]) -> None:
