@@ -7,8 +7,9 @@ hierarchy; 429 and 503 are retried a bounded number of times, honouring Retry-Af
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -17,6 +18,8 @@ from hardneg.miners.resilience import backoff_s, parse_retry_after
 from hardneg.miners.types import ItemResult, NegativesRequest, NegativesResponse, RequestItem
 
 RETRY_STATUSES = {429, 503}
+BATCH_SIZE = 256  # items per request when batching many (the service takes up to 1,000)
+MAX_CONNECTIONS = 16  # pooled keep-alive connections per client
 BACKOFF_BASE_S = 0.2
 BACKOFF_MAX_S = 10.0
 
@@ -108,12 +111,28 @@ def _auth_headers(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
+def _batches(
+    items: Iterable[RequestItem | dict[str, Any]], size: int
+) -> Iterator[list[RequestItem | dict[str, Any]]]:
+    if size < 1:
+        raise ValueError("batch_size must be at least 1")
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def _limits(max_connections: int) -> httpx.Limits:
+    return httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+
+
 def _transport_error(method: str, path: str, exc: httpx.HTTPError) -> TransportError:
     return TransportError(f"{method} {path}: {exc}")
 
 
 class Client:
-    """Synchronous client. ``with Client(url) as c: c.negatives([...])``."""
+    """Synchronous client. ``with Client(url) as c: c.negatives([...])``. Connections are pooled
+    (``max_connections``); ``timeout`` bounds each request; 429/503 are retried ``retries``
+    times, honouring Retry-After; other 4xx are raised at once."""
 
     def __init__(
         self,
@@ -122,10 +141,14 @@ class Client:
         retries: int = 2,
         http: httpx.Client | None = None,
         api_key: str | None = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.retries = retries
         self._http = http or httpx.Client(
-            base_url=base_url, timeout=timeout, headers=_auth_headers(api_key)
+            base_url=base_url,
+            timeout=timeout,
+            headers=_auth_headers(api_key),
+            limits=_limits(max_connections),
         )
 
     def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
@@ -148,6 +171,16 @@ class Client:
         return NegativesResponse.model_validate_json(
             self._send("POST", "/v1/negatives", json=body).content
         )
+
+    def negatives_batched(
+        self,
+        items: Iterable[RequestItem | dict[str, Any]],
+        batch_size: int = BATCH_SIZE,
+        **options: Any,
+    ) -> Iterator[ItemResult]:
+        """Answers for any number of items, in order, ``batch_size`` items per request."""
+        for batch in _batches(items, batch_size):
+            yield from self.negatives(batch, **options).items
 
     def negatives_for(
         self,
@@ -179,7 +212,7 @@ class Client:
 
 
 class AsyncClient:
-    """Asynchronous client with the same methods as :class:`Client`."""
+    """Asynchronous client with the same methods and options as :class:`Client`."""
 
     def __init__(
         self,
@@ -188,10 +221,14 @@ class AsyncClient:
         retries: int = 2,
         http: httpx.AsyncClient | None = None,
         api_key: str | None = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.retries = retries
         self._http = http or httpx.AsyncClient(
-            base_url=base_url, timeout=timeout, headers=_auth_headers(api_key)
+            base_url=base_url,
+            timeout=timeout,
+            headers=_auth_headers(api_key),
+            limits=_limits(max_connections),
         )
 
     async def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
@@ -213,6 +250,29 @@ class AsyncClient:
         body = build_request(items, **options).model_dump(mode="json", exclude_none=True)
         resp = await self._send("POST", "/v1/negatives", json=body)
         return NegativesResponse.model_validate_json(resp.content)
+
+    async def negatives_batched(
+        self,
+        items: Iterable[RequestItem | dict[str, Any]],
+        batch_size: int = BATCH_SIZE,
+        concurrency: int = 4,
+        **options: Any,
+    ) -> AsyncIterator[ItemResult]:
+        """Answers for any number of items, in order, ``batch_size`` items per request with up
+        to ``concurrency`` requests in flight (the next batches are asked while one is read)."""
+        pending: list[asyncio.Task[NegativesResponse]] = []
+        try:
+            for batch in _batches(items, batch_size):
+                pending.append(asyncio.create_task(self.negatives(batch, **options)))
+                if len(pending) >= max(1, concurrency):
+                    for result in (await pending.pop(0)).items:
+                        yield result
+            while pending:
+                for result in (await pending.pop(0)).items:
+                    yield result
+        finally:
+            for task in pending:
+                task.cancel()
 
     async def negatives_for(
         self,

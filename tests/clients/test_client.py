@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
-import uvicorn
 
 import hardneg.clients as clients
 from hardneg.clients import AsyncClient, Client, InvalidRequest, Overloaded, TransportError
-from hardneg.service.app import create_app
 from tests.procs import free_port
 
 
@@ -47,21 +44,6 @@ def test_client_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-
-
-@pytest.fixture(scope="module")
-def server(make_pipeline):
-    app = create_app(pipeline=make_pipeline())
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield app, f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
 
 
 def test_sync_client_round_trip(server):
