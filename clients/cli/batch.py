@@ -14,14 +14,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hardneg.clients.cli.backends import Backend, open_backend
 from hardneg.clients.cli.batch_inputs import BatchInputError, BatchItem, iter_items
-from hardneg.miners.types import MAX_ITEMS, MineOptions, NegativesRequest, RequestItem
+from hardneg.miners.types import (
+    MAX_ITEMS,
+    MineOptions,
+    NegativesRequest,
+    NegativesResponse,
+    RequestItem,
+)
 
 __all__ = ["BatchInputError", "BatchReport", "run_batch"]
 
@@ -184,6 +190,40 @@ async def _answer(
     return records
 
 
+class _ProbeOnly:
+    """The Ray engine's driver mines nothing; it opens the in-process pipeline only when a
+    resumed run must learn the current versions."""
+
+    def __init__(self, options: MineOptions) -> None:
+        self.options = options
+        self._backend: Backend | None = None
+
+    async def negatives(self, request: NegativesRequest, /) -> NegativesResponse:
+        if self._backend is None:
+            self._backend = await open_backend(None, options=self.options)
+        return await self._backend.negatives(request)
+
+    async def aclose(self) -> None:
+        if self._backend is not None:
+            await self._backend.aclose()
+
+
+async def _local_records(
+    backend: Backend, parts: Iterator[list[BatchItem]], options: MineOptions
+) -> AsyncIterator[list[dict[str, Any]]]:
+    for part in parts:
+        yield await _answer(backend, part, options)
+
+
+async def _ray_records(
+    parts: Iterator[list[BatchItem]], options: MineOptions, actors: int, chunk: int
+) -> AsyncIterator[list[dict[str, Any]]]:
+    from hardneg.clients.cli.batch_ray import ray_records
+
+    for records in ray_records(parts, options, actors, chunk):
+        yield records
+
+
 async def run_batch(
     source: Path,
     output: Path,
@@ -194,25 +234,51 @@ async def run_batch(
     progress: Progress | None = None,
     api_key: str | None = None,
     force: bool = False,
+    engine: str = "local",
+    actors: int = 1,
 ) -> BatchReport:
     """Answer every item of ``source`` not yet answered (with these options and versions) in
-    ``output``, ``chunk`` items per request; memory is bounded by the chunk, not the dataset."""
+    ``output``, ``chunk`` items per request; memory is bounded by the chunk, not the dataset.
+    ``engine="ray"`` mines on a pool of ``actors`` Ray actors instead (same records)."""
+    if engine not in ("local", "ray"):
+        raise ValueError(f"unknown engine {engine!r}; local or ray")
     next(iter_items(source), None)  # a bad or unreadable input fails before anything loads
-    backend = await open_backend(url, options=options, timeout_s=600, api_key=api_key)
+    backend: Backend
+    if engine == "ray":
+        backend = _ProbeOnly(options)
+    else:
+        backend = await open_backend(url, options=options, timeout_s=600, api_key=api_key)
+    size = max(1, min(chunk, MAX_ITEMS))
     try:
         report, skip = await _plan(source, output, options, backend, force)
-        todo = report.total - report.skipped
-        output.parent.mkdir(parents=True, exist_ok=True)
-        with output.open("a", encoding="utf-8") as out:
-            for part in _chunks(source, skip, max(1, min(chunk, MAX_ITEMS))):
-                for rec in await _answer(backend, part, options):
-                    out.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                    report.degraded += bool(rec.get("degraded"))
-                    report.notes += "note" in rec
-                out.flush()
-                report.written += len(part)
-                if progress is not None:
-                    progress(report.written, todo)
+        parts = _chunks(source, skip, size)
+        stream = (
+            _ray_records(parts, options, actors, size)
+            if engine == "ray"
+            else _local_records(backend, parts, options)
+        )
+        await _write(stream, output, report, progress)
     finally:
         await backend.aclose()
     return report
+
+
+async def _write(
+    stream: AsyncIterator[list[dict[str, Any]]],
+    output: Path,
+    report: BatchReport,
+    progress: Progress | None,
+) -> None:
+    """Append the records as they come, flushed per batch, counting them in ``report``."""
+    todo = report.total - report.skipped
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("a", encoding="utf-8") as out:
+        async for records in stream:
+            for rec in records:
+                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                report.degraded += bool(rec.get("degraded"))
+                report.notes += "note" in rec
+            out.flush()
+            report.written += len(records)
+            if progress is not None:
+                progress(report.written, todo)

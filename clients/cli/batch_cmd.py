@@ -76,6 +76,10 @@ def batch(
         typer.Option("--api-key", envvar="HARDNEG_CLIENT_API_KEY", help="API key (with --url)"),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute every item")] = False,
+    engine: Annotated[
+        str, typer.Option(help="local, or ray (Ray Data on the cluster RAY_ADDRESS names)")
+    ] = "local",
+    actors: Annotated[int, typer.Option(min=1, help="Ray actors (each loads the models once)")] = 1,
 ) -> None:
     """Regenerate negatives for a whole dataset; a rerun skips what is done with the same
     options and versions, and recomputes (replacing) what was made otherwise."""
@@ -96,6 +100,8 @@ def batch(
                     progress=update,
                     api_key=api_key,
                     force=force,
+                    engine=engine,
+                    actors=actors,
                 )
             )
     except KeyboardInterrupt:
