@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -138,9 +139,17 @@ def _concepts(path: Path) -> Iterator[BatchItem]:
             yield BatchItem(concept, item)
 
 
+@lru_cache(maxsize=1)
+def _load(path: Path, mtime_ns: int, size: int) -> Any:
+    """A .json input parsed once per version of the file (a run reads its items a few times:
+    to plan the resume, then to mine)."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def _json_items(path: Path) -> Iterator[BatchItem]:
+    st = path.stat()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = _load(path, st.st_mtime_ns, st.st_size)
     except ValueError as exc:
         raise BatchInputError(f"{path}: not JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
@@ -166,8 +175,3 @@ def iter_items(path: Path) -> Iterator[BatchItem]:
             raise BatchInputError(f"{path}: duplicate id {bi.id!r} (item {n})")
         seen.add(bi.id)
         yield bi
-
-
-def count_items(path: Path) -> int:
-    """How many items ``path`` holds (a cheap first pass, for the progress bar's ETA)."""
-    return sum(1 for _ in iter_items(path))
