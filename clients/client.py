@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
+from hardneg.clients import endpoints as ep
 from hardneg.miners.resilience import backoff_s, parse_retry_after
 from hardneg.miners.types import ItemResult, NegativesRequest, NegativesResponse, RequestItem
 
@@ -125,6 +128,10 @@ def _limits(max_connections: int) -> httpx.Limits:
     return httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
 
 
+def _lines(resp: httpx.Response) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in resp.text.splitlines() if line.strip()]
+
+
 def _transport_error(method: str, path: str, exc: httpx.HTTPError) -> TransportError:
     return TransportError(f"{method} {path}: {exc}")
 
@@ -195,6 +202,44 @@ class Client:
         )
         resp = self._send("GET", "/v1/negatives", params=_concept_params(request))
         return NegativesResponse.model_validate_json(resp.content).items[0]
+
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """Any endpoint (e.g. uploads), with this client's retries and error mapping."""
+        return self._send(method, path, **kw)
+
+    def _json(self, call: ep.Call) -> Any:
+        method, path, kw = call
+        return self._send(method, path, **kw).json()
+
+    def post_verdicts(self, verdicts: Sequence[BaseModel | dict[str, Any]]) -> dict[str, Any]:
+        return self._json(ep.post_verdicts(verdicts))
+
+    def verdicts(
+        self, item_id: str | None = None, positive: str | None = None, limit: int = 1000
+    ) -> dict[str, Any]:
+        return self._json(ep.verdicts(item_id, positive, limit))
+
+    def delete_verdict(self, verdict_id: str) -> dict[str, Any]:
+        return self._json(ep.delete_verdict(verdict_id))
+
+    def export_verdicts(self, since: int = 0) -> list[dict[str, Any]]:
+        method, path, kw = ep.export_verdicts(since)
+        return _lines(self._send(method, path, **kw))
+
+    def stats(self) -> dict[str, Any]:
+        return self._json(ep.stats())
+
+    def false_positive_rounds(self) -> dict[str, Any]:
+        return self._json(ep.false_positive_rounds())
+
+    def verify_rounds(self) -> dict[str, Any]:
+        return self._json(ep.verify_rounds())
+
+    def verify_round(self, name: str) -> dict[str, Any]:
+        return self._json(ep.verify_round(name))
+
+    def verify_held(self, limit: int = 100) -> dict[str, Any]:
+        return self._json(ep.verify_held(limit))
 
     def ready(self) -> dict[str, Any]:
         resp = self._http.get("/readyz")
@@ -287,6 +332,44 @@ class AsyncClient:
         )
         resp = await self._send("GET", "/v1/negatives", params=_concept_params(request))
         return NegativesResponse.model_validate_json(resp.content).items[0]
+
+    async def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """Any endpoint (e.g. uploads), with this client's retries and error mapping."""
+        return await self._send(method, path, **kw)
+
+    async def _json(self, call: ep.Call) -> Any:
+        method, path, kw = call
+        return (await self._send(method, path, **kw)).json()
+
+    async def post_verdicts(self, verdicts: Sequence[BaseModel | dict[str, Any]]) -> dict[str, Any]:
+        return await self._json(ep.post_verdicts(verdicts))
+
+    async def verdicts(
+        self, item_id: str | None = None, positive: str | None = None, limit: int = 1000
+    ) -> dict[str, Any]:
+        return await self._json(ep.verdicts(item_id, positive, limit))
+
+    async def delete_verdict(self, verdict_id: str) -> dict[str, Any]:
+        return await self._json(ep.delete_verdict(verdict_id))
+
+    async def export_verdicts(self, since: int = 0) -> list[dict[str, Any]]:
+        method, path, kw = ep.export_verdicts(since)
+        return _lines(await self._send(method, path, **kw))
+
+    async def stats(self) -> dict[str, Any]:
+        return await self._json(ep.stats())
+
+    async def false_positive_rounds(self) -> dict[str, Any]:
+        return await self._json(ep.false_positive_rounds())
+
+    async def verify_rounds(self) -> dict[str, Any]:
+        return await self._json(ep.verify_rounds())
+
+    async def verify_round(self, name: str) -> dict[str, Any]:
+        return await self._json(ep.verify_round(name))
+
+    async def verify_held(self, limit: int = 100) -> dict[str, Any]:
+        return await self._json(ep.verify_held(limit))
 
     async def ready(self) -> dict[str, Any]:
         data: dict[str, Any] = (await self._http.get("/readyz")).json()
