@@ -61,6 +61,7 @@ from hardneg.service.verdicts import VerdictStore, open_verdict_store, verdict_s
 log = logging.getLogger(__name__)
 
 READY_CHECK_S = 3.0  # a miner's readiness probe (e.g. the LLM server's /v1/models)
+RELATED_SLICE = 32  # phrases per knowledge lookup when a request's items are assembled
 
 
 class InvalidOptions(InvalidInput):
@@ -310,9 +311,13 @@ class Pipeline:
 
     async def _related(self, items: Sequence[RequestItem]) -> list[dict[str, Related]]:
         """Miners' knowledge of every phrase the request's non-bare items show or exclude, asked
-        once for the request (a batch's items share their concepts)."""
-        phrases = [p for it in items if not is_bare(it) for p in _shown(it)]
-        return await self.mining.related(list(dict.fromkeys(phrases)))
+        once per phrase for the request (a batch's items share their concepts), in slices of
+        RELATED_SLICE phrases so each call's timeout covers about an item's worth, as before."""
+        phrases = list(dict.fromkeys(p for it in items if not is_bare(it) for p in _shown(it)))
+        out: list[dict[str, Related]] = []
+        for start in range(0, len(phrases), RELATED_SLICE):
+            out += await self.mining.related(phrases[start : start + RELATED_SLICE])
+        return out
 
     async def _assemble(
         self,
@@ -325,7 +330,7 @@ class Pipeline:
         related: list[dict[str, Related]] = []
         if not is_bare(item):
             shown = _shown(item)
-            related = [{p: src[p] for p in shown if p in src} for src in known]
+            related = [got for src in known if (got := {p: src[p] for p in shown if p in src})]
         result = await assembler.item(item, [positive_of(raw) for raw in raws], related)
         result.degraded = result.degraded or self.cache.degraded
         return result

@@ -16,6 +16,8 @@ import pytest
 from hardneg.miners.types import NegativesRequest
 from tests.clients.test_batch import coco_file
 
+N = 1000  # images: ~1.5 s of assembly after the kill point on a 2-core box
+
 
 def _env(index_dir: Path, tmp: Path) -> dict[str, str]:
     return {
@@ -40,7 +42,7 @@ async def test_killed_half_way_and_rerun_writes_every_image_once(
     pipe = make_pipeline()  # builds the session's vocabulary index before the CLI loads it
     await pipe.mine(NegativesRequest.for_concept("zebra", k=3))
     await pipe.aclose()
-    src = coco_file(tmp_path / "gt.json", 300)
+    src = coco_file(tmp_path / "gt.json", N)  # enough that a kill lands mid-run
     out = tmp_path / "out.jsonl"
     env = _env(index_dir, tmp_path)
     args = _batch(str(src), str(out), "--k", "5", "--chunk", "10")
@@ -54,20 +56,13 @@ async def test_killed_half_way_and_rerun_writes_every_image_once(
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     written = out.read_bytes().count(b"\n")
-    assert 60 <= written < 300
+    assert 60 <= written < N
     res = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     ids = [json.loads(x)["id"] for x in out.read_text().splitlines()]
-    assert sorted(ids, key=int) == [str(i) for i in range(1, 301)]  # each exactly once
-    assert "already there" in res.stdout
-    res = subprocess.run(
-        _batch(str(src), str(out), "--k", "3", "--chunk", "100"),
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert res.returncode == 0, res.stderr
-    assert "300 records were made with other options: recomputed" in res.stdout
-    recs = [json.loads(x) for x in out.read_text().splitlines()]
-    assert len(recs) == 300 and all(len(r["negatives"]) == 3 for r in recs)
+    assert sorted(ids, key=int) == [str(i) for i in range(1, N + 1)]  # each exactly once
+    assert f"({written} already there" in " ".join(res.stdout.split())  # however rich wraps
+    # a rerun with nothing left, or with other options (--k): tests/clients/test_batch.py
 
 
 def test_unreachable_service_is_one_line(tmp_path: Path):
