@@ -23,7 +23,7 @@ from typing import Any
 
 from hardneg.miners.knowledge.normalize import match_key
 
-__all__ = ["EXPORTS", "negative_rows", "read_records"]
+__all__ = ["EXPORTS", "ExportError", "export", "negative_rows", "read_records"]
 
 ROW_FIELDS = ("image_id", "file_name", "positive", "negative", "kind", "score", "sources")
 
@@ -224,3 +224,16 @@ EXPORTS: dict[str, Callable[[Path, Path, Path | None], int]] = {
     "jsonl": to_jsonl,
     "parquet": to_parquet,
 }
+
+
+def export(fmt: str, records: Path, output: Path, dataset: Path | None = None) -> int:
+    """Write ``records`` as ``fmt`` to ``output``; returns the rows (or ids, for lvis) written.
+    Refuses an output that is one of its inputs (it would be truncated before it is read)."""
+    if fmt not in EXPORTS:
+        raise ExportError(f"unknown format {fmt!r}; one of {', '.join(EXPORTS)}")
+    if not records.is_file():
+        raise ExportError(f"{records}: no such file")
+    for src in (records, dataset):
+        if src is not None and output.exists() and output.resolve() == src.resolve():
+            raise ExportError(f"{output} is an input of this export: write elsewhere")
+    return EXPORTS[fmt](records, output, dataset)

@@ -128,12 +128,11 @@ def export(
     ] = None,
 ) -> None:
     """Write mined negatives in a format a trainer reads (docs/exports.md)."""
-    from hardneg.clients.exports import EXPORTS
+    from hardneg.clients.exports import export as run_export
 
-    if fmt not in EXPORTS:
-        raise _fail(ValueError(f"unknown format {fmt!r}; one of {', '.join(EXPORTS)}"))
     try:
-        n = EXPORTS[fmt](records, output, dataset)
+        n = run_export(fmt, records, output, dataset)
     except Exception as exc:
         raise _fail(exc) from None
-    out.print(f"{n} rows written to {output} ({fmt})")
+    what = "negative category ids added" if fmt == "lvis" else "rows written"
+    out.print(f"{n} {what}: {output} ({fmt})")

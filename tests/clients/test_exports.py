@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hardneg.clients.exports import EXPORTS, ExportError, to_jsonl
+from hardneg.clients.exports import EXPORTS, ExportError, export, to_jsonl
 from hardneg.miners.knowledge import match_key
 from hardneg.miners.types import MineOptions
 
@@ -142,3 +142,15 @@ def test_bad_records_name_the_line(tmp_path: Path):
     bad.write_text('{"id": "1", "negatives": []}\n{"oops": 1}\n')
     with pytest.raises(ExportError, match=r"records\.jsonl:2"):
         to_jsonl(bad, tmp_path / "rows.jsonl")
+
+
+def test_export_never_overwrites_its_input(tmp_path: Path):
+    records = tmp_path / "records.jsonl"
+    text = '{"id": "1", "negatives": [{"phrase": "taxi", "for_positive": "bus"}]}\n'
+    records.write_text(text)
+    with pytest.raises(ExportError, match="is an input"):
+        export("jsonl", records, records)
+    assert records.read_text() == text
+    with pytest.raises(ExportError, match="unknown format"):
+        export("csv", records, tmp_path / "x.csv")
+    assert export("jsonl", records, tmp_path / "rows.jsonl") == 1
