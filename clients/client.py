@@ -7,16 +7,22 @@ hierarchy; 429 and 503 are retried a bounded number of times, honouring Retry-Af
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
+from hardneg.clients import endpoints as ep
 from hardneg.miners.resilience import backoff_s, parse_retry_after
 from hardneg.miners.types import ItemResult, NegativesRequest, NegativesResponse, RequestItem
 
 RETRY_STATUSES = {429, 503}
+BATCH_SIZE = 256  # items per request when batching many (the service takes up to 1,000)
+MAX_CONNECTIONS = 16  # pooled keep-alive connections per client
 BACKOFF_BASE_S = 0.2
 BACKOFF_MAX_S = 10.0
 
@@ -108,12 +114,32 @@ def _auth_headers(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
+def _batches(
+    items: Iterable[RequestItem | dict[str, Any]], size: int
+) -> Iterator[list[RequestItem | dict[str, Any]]]:
+    if size < 1:
+        raise ValueError("batch_size must be at least 1")
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def _limits(max_connections: int) -> httpx.Limits:
+    return httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+
+
+def _lines(resp: httpx.Response) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in resp.text.splitlines() if line.strip()]
+
+
 def _transport_error(method: str, path: str, exc: httpx.HTTPError) -> TransportError:
     return TransportError(f"{method} {path}: {exc}")
 
 
 class Client:
-    """Synchronous client. ``with Client(url) as c: c.negatives([...])``."""
+    """Synchronous client. ``with Client(url) as c: c.negatives([...])``. Connections are pooled
+    (``max_connections``); ``timeout`` bounds each request; 429/503 are retried ``retries``
+    times, honouring Retry-After; other 4xx are raised at once."""
 
     def __init__(
         self,
@@ -122,10 +148,14 @@ class Client:
         retries: int = 2,
         http: httpx.Client | None = None,
         api_key: str | None = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.retries = retries
         self._http = http or httpx.Client(
-            base_url=base_url, timeout=timeout, headers=_auth_headers(api_key)
+            base_url=base_url,
+            timeout=timeout,
+            headers=_auth_headers(api_key),
+            limits=_limits(max_connections),
         )
 
     def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
@@ -149,6 +179,16 @@ class Client:
             self._send("POST", "/v1/negatives", json=body).content
         )
 
+    def negatives_batched(
+        self,
+        items: Iterable[RequestItem | dict[str, Any]],
+        batch_size: int = BATCH_SIZE,
+        **options: Any,
+    ) -> Iterator[ItemResult]:
+        """Answers for any number of items, in order, ``batch_size`` items per request."""
+        for batch in _batches(items, batch_size):
+            yield from self.negatives(batch, **options).items
+
     def negatives_for(
         self,
         concept: str,
@@ -162,6 +202,44 @@ class Client:
         )
         resp = self._send("GET", "/v1/negatives", params=_concept_params(request))
         return NegativesResponse.model_validate_json(resp.content).items[0]
+
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """Any endpoint (e.g. uploads), with this client's retries and error mapping."""
+        return self._send(method, path, **kw)
+
+    def _json(self, call: ep.Call) -> Any:
+        method, path, kw = call
+        return self._send(method, path, **kw).json()
+
+    def post_verdicts(self, verdicts: Sequence[BaseModel | dict[str, Any]]) -> dict[str, Any]:
+        return self._json(ep.post_verdicts(verdicts))
+
+    def verdicts(
+        self, item_id: str | None = None, positive: str | None = None, limit: int = 1000
+    ) -> dict[str, Any]:
+        return self._json(ep.verdicts(item_id, positive, limit))
+
+    def delete_verdict(self, verdict_id: str) -> dict[str, Any]:
+        return self._json(ep.delete_verdict(verdict_id))
+
+    def export_verdicts(self, since: int = 0) -> list[dict[str, Any]]:
+        method, path, kw = ep.export_verdicts(since)
+        return _lines(self._send(method, path, **kw))
+
+    def stats(self) -> dict[str, Any]:
+        return self._json(ep.stats())
+
+    def false_positive_rounds(self) -> dict[str, Any]:
+        return self._json(ep.false_positive_rounds())
+
+    def verify_rounds(self) -> dict[str, Any]:
+        return self._json(ep.verify_rounds())
+
+    def verify_round(self, name: str) -> dict[str, Any]:
+        return self._json(ep.verify_round(name))
+
+    def verify_held(self, limit: int = 100) -> dict[str, Any]:
+        return self._json(ep.verify_held(limit))
 
     def ready(self) -> dict[str, Any]:
         resp = self._http.get("/readyz")
@@ -179,7 +257,7 @@ class Client:
 
 
 class AsyncClient:
-    """Asynchronous client with the same methods as :class:`Client`."""
+    """Asynchronous client with the same methods and options as :class:`Client`."""
 
     def __init__(
         self,
@@ -188,10 +266,14 @@ class AsyncClient:
         retries: int = 2,
         http: httpx.AsyncClient | None = None,
         api_key: str | None = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.retries = retries
         self._http = http or httpx.AsyncClient(
-            base_url=base_url, timeout=timeout, headers=_auth_headers(api_key)
+            base_url=base_url,
+            timeout=timeout,
+            headers=_auth_headers(api_key),
+            limits=_limits(max_connections),
         )
 
     async def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
@@ -214,6 +296,29 @@ class AsyncClient:
         resp = await self._send("POST", "/v1/negatives", json=body)
         return NegativesResponse.model_validate_json(resp.content)
 
+    async def negatives_batched(
+        self,
+        items: Iterable[RequestItem | dict[str, Any]],
+        batch_size: int = BATCH_SIZE,
+        concurrency: int = 4,
+        **options: Any,
+    ) -> AsyncIterator[ItemResult]:
+        """Answers for any number of items, in order, ``batch_size`` items per request with up
+        to ``concurrency`` requests in flight (the next batches are asked while one is read)."""
+        pending: list[asyncio.Task[NegativesResponse]] = []
+        try:
+            for batch in _batches(items, batch_size):
+                pending.append(asyncio.create_task(self.negatives(batch, **options)))
+                if len(pending) >= max(1, concurrency):
+                    for result in (await pending.pop(0)).items:
+                        yield result
+            while pending:
+                for result in (await pending.pop(0)).items:
+                    yield result
+        finally:
+            for task in pending:
+                task.cancel()
+
     async def negatives_for(
         self,
         concept: str,
@@ -227,6 +332,44 @@ class AsyncClient:
         )
         resp = await self._send("GET", "/v1/negatives", params=_concept_params(request))
         return NegativesResponse.model_validate_json(resp.content).items[0]
+
+    async def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """Any endpoint (e.g. uploads), with this client's retries and error mapping."""
+        return await self._send(method, path, **kw)
+
+    async def _json(self, call: ep.Call) -> Any:
+        method, path, kw = call
+        return (await self._send(method, path, **kw)).json()
+
+    async def post_verdicts(self, verdicts: Sequence[BaseModel | dict[str, Any]]) -> dict[str, Any]:
+        return await self._json(ep.post_verdicts(verdicts))
+
+    async def verdicts(
+        self, item_id: str | None = None, positive: str | None = None, limit: int = 1000
+    ) -> dict[str, Any]:
+        return await self._json(ep.verdicts(item_id, positive, limit))
+
+    async def delete_verdict(self, verdict_id: str) -> dict[str, Any]:
+        return await self._json(ep.delete_verdict(verdict_id))
+
+    async def export_verdicts(self, since: int = 0) -> list[dict[str, Any]]:
+        method, path, kw = ep.export_verdicts(since)
+        return _lines(await self._send(method, path, **kw))
+
+    async def stats(self) -> dict[str, Any]:
+        return await self._json(ep.stats())
+
+    async def false_positive_rounds(self) -> dict[str, Any]:
+        return await self._json(ep.false_positive_rounds())
+
+    async def verify_rounds(self) -> dict[str, Any]:
+        return await self._json(ep.verify_rounds())
+
+    async def verify_round(self, name: str) -> dict[str, Any]:
+        return await self._json(ep.verify_round(name))
+
+    async def verify_held(self, limit: int = 100) -> dict[str, Any]:
+        return await self._json(ep.verify_held(limit))
 
     async def ready(self) -> dict[str, Any]:
         data: dict[str, Any] = (await self._http.get("/readyz")).json()

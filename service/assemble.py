@@ -13,9 +13,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from hardneg.miners.knowledge import Guard, Knowledge, match_key
@@ -62,6 +63,7 @@ class Assembler:
     k: int
     max_kind_share: float
     steps: Sequence[ItemStep] = ()
+    _memo: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def steps_apply(self, item: RequestItem) -> bool:
         return any(step.applies(item) for step in self.steps)
@@ -96,19 +98,33 @@ class Assembler:
         """Drop what the item shows or excludes (and their relatives), and near-duplicates of it."""
         protected = list(dict.fromkeys(guard.protected_phrases))
         phrases = list(dict.fromkeys(n.phrase for lst in lists for n in lst))
-        vecs = await self.embedder.encode([*protected, *phrases])
-        prot, row = vecs[: len(protected)], {p: len(protected) + i for i, p in enumerate(phrases)}
+        vecs = await self._vectors([*protected, *phrases])
+        prot, rows = vecs[: len(protected)], vecs[len(protected) :]
+        near: dict[str, bool] = dict.fromkeys(phrases, False)
+        if len(prot) and len(rows):  # one product for the item, not one per candidate
+            sims = np.einsum("ij,kj->ik", prot, rows)  # no BLAS: its threads fight torch's
+            near = dict(zip(phrases, (sims.max(axis=0) > self.band.hi).tolist(), strict=True))
         out = []
         for lst in lists:
             kept = []
             for n in lst:
-                near = len(prot) and float((prot @ vecs[row[n.phrase]]).max()) > self.band.hi
-                if near or guard.check(n.phrase) is not None:
+                if near[n.phrase] or guard.check(n.phrase) is not None:
                     guarded.update(n.sources)
                 else:
                     kept.append(n)
             out.append(kept)
         return out
+
+    async def _vectors(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of ``texts``, remembered for this request's other items (a batch's items
+        share their positives' candidates), so each phrase is looked up once per request."""
+        memo = self._memo
+        missing = [t for t in texts if t not in memo]
+        if missing:
+            memo.update(zip(missing, await self.embedder.encode(missing), strict=True))
+        if not texts:
+            return np.empty((0, self.embedder.dim), dtype=np.float32)
+        return np.stack([memo[t] for t in texts])
 
     async def _step(
         self,

@@ -15,7 +15,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from hardneg.miners.base import MinerContext, MinerFactory, Progress, Registry, build_registry
+from hardneg.miners.base import (
+    MinerContext,
+    MinerFactory,
+    Progress,
+    Registry,
+    Related,
+    build_registry,
+)
 from hardneg.miners.errors import InvalidInput
 from hardneg.miners.false_positive.miner import FalsePositiveMiner
 from hardneg.miners.false_positive.store import FPStore, open_store
@@ -55,6 +62,7 @@ from hardneg.service.verdicts import VerdictStore, open_verdict_store, verdict_s
 log = logging.getLogger(__name__)
 
 READY_CHECK_S = 3.0  # a miner's readiness probe (e.g. the LLM server's /v1/models)
+RELATED_SLICE = 32  # phrases per knowledge lookup when a request's items are assembled
 
 
 class InvalidOptions(InvalidInput):
@@ -272,9 +280,11 @@ class Pipeline:
         here = await self._mine_missing(mine, plan, have) if mine else set()
         built: dict[int, ItemResult] = {}
         answers: dict[str, tuple[bytes, int | None]] = {}
+        related = await self._related([items[i] for i in todo])
         for i in todo:
             keys = plan.positive_keys[i]
-            result = await self._assemble(items[i], [have[k] for k in keys], plan.assembler)
+            raws = [have[k] for k in keys]
+            result = await self._assemble(items[i], raws, plan.assembler, related)
             result.cached = not any(k in mine for k in keys)
             _count(keys, mine, here)
             built[i] = result
@@ -304,13 +314,28 @@ class Pipeline:
         have.update((k, raw) for k, (raw, _) in zip(mine, mined, strict=True))
         return {k for k, (_, computed) in zip(mine, mined, strict=True) if computed}
 
+    async def _related(self, items: Sequence[RequestItem]) -> list[dict[str, Related]]:
+        """Miners' knowledge of every phrase the request's non-bare items show or exclude, asked
+        once per phrase for the request (a batch's items share their concepts), in slices of
+        RELATED_SLICE phrases so each call's timeout covers about an item's worth, as before."""
+        phrases = list(dict.fromkeys(p for it in items if not is_bare(it) for p in _shown(it)))
+        out: list[dict[str, Related]] = []
+        for start in range(0, len(phrases), RELATED_SLICE):
+            out += await self.mining.related(phrases[start : start + RELATED_SLICE])
+        return out
+
     async def _assemble(
-        self, item: RequestItem, raws: list[bytes], assembler: Assembler
+        self,
+        item: RequestItem,
+        raws: list[bytes],
+        assembler: Assembler,
+        known: Sequence[dict[str, Related]],
     ) -> ItemResult:
         """One item from its positives' stored results, with its own guard and steps."""
-        related = []
+        related: list[dict[str, Related]] = []
         if not is_bare(item):
-            related = await self.mining.related([*item.positives, *item.present, *item.exclude])
+            shown = _shown(item)
+            related = [got for src in known if (got := {p: src[p] for p in shown if p in src})]
         result = await assembler.item(item, [positive_of(raw) for raw in raws], related)
         result.degraded = result.degraded or self.cache.degraded
         return result
@@ -440,6 +465,10 @@ class Pipeline:
         if self.verdict_store is not None:
             await self.verdict_store.aclose()
         await self.cache.aclose()
+
+
+def _shown(item: RequestItem) -> list[str]:
+    return [*item.positives, *item.present, *item.exclude]
 
 
 def _count(keys: Sequence[str], mined: dict[str, Any], here: set[str]) -> None:

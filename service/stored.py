@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from hardneg.miners.knowledge import normalize
@@ -71,7 +72,10 @@ def readable(raw: bytes | None) -> bool:
     return raw is not None and raw.startswith(STORED_PREFIX) and RS in raw
 
 
+@lru_cache(maxsize=1024)
 def positive_of(raw: bytes) -> PositiveResult:
+    """A stored positive, parsed once per distinct value: a batch assembles thousands of items
+    from a few positives' results (the assembler copies the lists it edits, never the models)."""
     return PositiveResult.model_validate_json(raw[raw.index(RS) + 1 :])
 
 

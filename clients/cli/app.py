@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hardneg.clients.cli import batch_cmd
 from hardneg.clients.cli.annotate import annotate_app
 from hardneg.clients.cli.fp import fp_app
 from hardneg.clients.cli.verdicts import verdicts_app
@@ -244,38 +245,8 @@ def index_build(
         out.print(f"use it with: HARDNEG_VOCAB_PATH={vocab}")
 
 
-@app.command()
-def batch(
-    source: Annotated[Path, typer.Argument(help="JSON Lines of items, or a COCO/LVIS .json")],
-    output: Annotated[Path, typer.Argument(help="JSON Lines of answers (appended; resumable)")],
-    k: Annotated[
-        int | None, typer.Option("--k", "-k", min=1, max=200, help="default HARDNEG_DEFAULT_K")
-    ] = None,
-    miners: Annotated[list[str] | None, typer.Option("--miners", "-m")] = None,
-    chunk: Annotated[int, typer.Option(min=1, max=1000, help="Items per request")] = 256,
-    url: Annotated[str | None, typer.Option(help="Call a running service instead")] = None,
-    api_key: ApiKeyOption = None,
-) -> None:
-    """Regenerate negatives for a whole dataset (skips items already in OUTPUT)."""
-    from hardneg.clients.cli.batch import BatchInputError, run_batch
-    from hardneg.miners.types import MineOptions
-
-    options = MineOptions(k=k, miners=_split(miners))
-    bar, update = _progress("mining")
-    try:
-        with bar:
-            report = asyncio.run(
-                run_batch(
-                    source, output, options, url=url, chunk=chunk, progress=update, api_key=api_key
-                )
-            )
-    except (BatchInputError, OSError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    out.print(
-        f"{report.written} items written to {output} ({report.skipped} already there, "
-        f"{report.degraded} degraded) of {report.total}"
-    )
+app.command("batch")(batch_cmd.batch)
+app.command("export")(batch_cmd.export)
 
 
 @app.command()

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
-import uvicorn
 
 import hardneg.clients as clients
 from hardneg.clients import AsyncClient, Client, InvalidRequest, Overloaded, TransportError
-from hardneg.service.app import create_app
 from tests.procs import free_port
 
 
@@ -49,21 +46,6 @@ def test_client_import_stays_light():
     assert out.stdout.strip() == "[]"
 
 
-@pytest.fixture(scope="module")
-def server(make_pipeline):
-    app = create_app(pipeline=make_pipeline())
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield app, f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
-
-
 def test_sync_client_round_trip(server):
     _, url = server
     with Client(url) as c:
@@ -100,3 +82,45 @@ async def test_async_client(server):
 def test_unreachable_service_is_a_transport_error():
     with Client(f"http://127.0.0.1:{free_port()}", timeout=2) as c, pytest.raises(TransportError):
         c.negatives_for("cat")
+
+
+def test_other_endpoints_sync(server):
+    """Verdicts, stats and the round listings through the client, on the real app."""
+    _, url = server
+    verdict = {"id": "v-client-1", "item_id": "img-c", "positive": "yellow school bus",
+               "negative": "yellow taxi", "verdict": "absent", "sources": ["vocabulary"]}  # fmt: skip
+    with Client(url) as c:
+        wrote = c.post_verdicts([verdict])
+        assert wrote["ids"] == ["v-client-1"] and wrote["stored"] + wrote["duplicates"] == 1
+        listed = c.verdicts(item_id="img-c")["verdicts"]
+        assert [v["negative"] for v in listed] == ["yellow taxi"]
+        exported = c.export_verdicts()
+        assert any(v["id"] == "v-client-1" for v in exported)
+        assert c.stats()["verdicts"]["by_miner"]["vocabulary"]["counts"]["absent"] >= 1
+        assert "rounds" in c.false_positive_rounds() and "rounds" in c.verify_rounds()
+        assert "held" in c.verify_held(limit=5)
+        assert c.delete_verdict("v-client-1") == {"deleted": True}
+        with pytest.raises(InvalidRequest) as exc:
+            c.delete_verdict("v-client-1")
+        assert exc.value.status == 404
+
+
+async def test_other_endpoints_async(server):
+    _, url = server
+    async with AsyncClient(url) as c:
+        wrote = await c.post_verdicts(
+            [
+                {
+                    "id": "v-client-2",
+                    "item_id": "img-d",
+                    "positive": "violin",
+                    "negative": "viola",
+                    "verdict": "present",
+                }
+            ]
+        )
+        assert wrote["ids"] == ["v-client-2"]
+        listed = await c.verdicts(positive="violin")
+        assert [v["id"] for v in listed["verdicts"]] == ["v-client-2"]
+        with pytest.raises(InvalidRequest):
+            await c.verify_round("no-such-round")

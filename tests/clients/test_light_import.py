@@ -28,3 +28,12 @@ def test_importing_the_client_pulls_in_nothing_heavy():
     added = (loaded - baseline) & HEAVY
     assert not added, f"importing hardneg.clients imported {sorted(added)}"
     assert not loaded & {"torch", "faiss", "open_clip", "fastapi", "numpy", "typer"}
+
+
+def test_loader_helpers_pull_in_nothing_heavy():
+    """The loaders' prefetching and Hugging Face helpers: as light as the client (torch only
+    in ``hardneg.clients.torch_data``, which a PyTorch job imports)."""
+    loaded = _top_level_modules("import hardneg.clients.loaders")
+    baseline = _top_level_modules("import httpx, pydantic")
+    assert "hardneg" in loaded
+    assert not (loaded - baseline) & HEAVY
