@@ -23,7 +23,6 @@ from hardneg.miners.base import (
     Related,
     build_registry,
 )
-from hardneg.miners.errors import InvalidInput
 from hardneg.miners.false_positive.miner import FalsePositiveMiner
 from hardneg.miners.false_positive.store import FPStore, open_store
 from hardneg.miners.knowledge import Knowledge, normalize
@@ -43,10 +42,11 @@ from hardneg.service.cache import Cache, cache_key, make_cache
 from hardneg.service.fp_step import FalsePositiveImageStep
 from hardneg.service.images import StepStores, image_steps
 from hardneg.service.mining import PositiveMiner, Resolved
-from hardneg.service.rank import Band
-from hardneg.service.scoring import model_for, ranking_version
+from hardneg.service.options import InvalidOptions, UnknownMiner, resolve_options
+from hardneg.service.readiness import readiness
+from hardneg.service.scoring import ranking_version
 from hardneg.service.settings import Settings
-from hardneg.service.similarity import CachedEmbedder, default_band, load_embedder
+from hardneg.service.similarity import CachedEmbedder, load_embedder
 from hardneg.service.steps import ItemStep, preflight
 from hardneg.service.stored import (
     CACHE_SCHEMA,
@@ -61,16 +61,9 @@ from hardneg.service.verdicts import VerdictStore, open_verdict_store, verdict_s
 
 log = logging.getLogger(__name__)
 
-READY_CHECK_S = 3.0  # a miner's readiness probe (e.g. the LLM server's /v1/models)
+__all__ = ["InvalidOptions", "Pipeline", "UnknownMiner"]
+
 RELATED_SLICE = 32  # phrases per knowledge lookup when a request's items are assembled
-
-
-class InvalidOptions(InvalidInput):
-    """The request's options cannot be honoured (checked before any work is done)."""
-
-
-class UnknownMiner(InvalidOptions):
-    """The request names a miner this service does not have."""
 
 
 class Pipeline:
@@ -170,33 +163,9 @@ class Pipeline:
         return out
 
     def resolve(self, opts: MineOptions) -> Resolved:
-        """Check miner names and fill defaults (k from HARDNEG_DEFAULT_K when the request leaves
-        it unset); raises InvalidOptions before any work is done."""
-        known = self.registry.names
-        if opts.miners is not None:
-            unknown = sorted(set(opts.miners) - set(known))
-            if unknown:
-                raise UnknownMiner(f"unknown miner(s) {unknown}; known: {known}")
-            miners = sorted(set(opts.miners))
-        else:
-            miners = self.registry.names  # disabled ones are reported with their reason
-        lo, hi = default_band(self.embedder.id)
-        for value, is_lo in (
-            (self.settings.min_similarity, True),
-            (opts.min_similarity, True),
-            (self.settings.max_similarity, False),
-            (opts.max_similarity, False),
-        ):
-            if value is not None:
-                lo, hi = (value, hi) if is_lo else (lo, value)
-        if lo > hi:
-            raise InvalidOptions(f"min_similarity {lo} is above max_similarity {hi}")
-        explicit = self.settings.min_similarity is not None or opts.min_similarity is not None
-        if not explicit and model_for(self.embedder.id) is not None:
-            lo = min(lo, -1.0)  # a fitted scoring model judges likeness; similarity only caps
-        band = Band(lo, hi, lo_explicit=explicit)
-        k = opts.k if opts.k is not None else self.settings.default_k
-        return Resolved(k=k, band=band, miners=miners)
+        """Check miner names and fill defaults (``service/options.py``); raises InvalidOptions
+        before any work is done."""
+        return resolve_options(opts, self.settings, self.registry.names, self.embedder.id)
 
     async def mine(self, request: NegativesRequest) -> NegativesResponse:
         """Answer a whole request: one cache round trip, then mine the missing positives."""
@@ -432,27 +401,8 @@ class Pipeline:
         return raw, bool(box)
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
-        ok, detail = await self.cache.ping()
-        parts: dict[str, dict[str, Any]] = {
-            "cache": {"ok": ok, "backend": self.cache.name, "detail": detail},
-            "embedder": {"ok": True, "id": self.embedder.id},
-        }
-        for name in self.registry.names:
-            why = self.registry.disabled.get(name)
-            parts[f"miner:{name}"] = {"ok": why is None, "detail": why or "enabled"}
-        names = list(self.registry.miners)
-        results = await asyncio.gather(
-            *(asyncio.wait_for(self.registry.miners[n].check(), READY_CHECK_S) for n in names),
-            return_exceptions=True,
-        )
-        for name, res in zip(names, results, strict=True):
-            if res is None:
-                continue  # nothing to ask: enabled is all there is to say
-            ok, detail = (
-                (False, f"check failed: {res!r}") if isinstance(res, BaseException) else res
-            )
-            parts[f"miner:{name}"] = {"ok": bool(ok), "detail": str(detail)}
-        return parts
+        """Per component: ok and why (``service/readiness.py``)."""
+        return await readiness(self.cache, self.embedder.id, self.registry)
 
     async def aclose(self) -> None:
         for step in self.steps:
