@@ -12,7 +12,7 @@ miner for undeclared attributes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
@@ -114,6 +114,10 @@ class AsyncEmbedder(Embedder, Protocol):
     loop; ``encode_text`` (inherited) is the uncached synchronous call, for index builds."""
 
     async def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def remember(self, vectors: Mapping[str, np.ndarray]) -> None:
+        """Keep vectors already computed by this embedder (a vocabulary index's rows) in
+        process, so ``encode`` does not compute them again."""
 
 
 @dataclass

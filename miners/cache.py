@@ -118,6 +118,11 @@ class MinerCache(Generic[T]):
         except Exception as exc:  # a cache failure costs a recomputation later, never the answer
             log.warning("%s cache write failed: %r", self.namespace, exc)
 
+    def remember_many(self, values: Mapping[str, T]) -> None:
+        """Keep ``values`` in the in-process LRU only (already stored elsewhere)."""
+        for text, value in values.items():
+            self._remember(self.key(text), value)
+
     def _lru_get(self, key: str) -> T | None:
         value = self._lru.get(key)
         if value is not None:

@@ -175,7 +175,18 @@ class VocabularyMiner(MinerBase):
                 self._index = await asyncio.to_thread(
                     load_or_build_index, self.vocab, self._embedder, self._settings, progress
                 )
+                self._remember_rows(self._index)
         return self._index
+
+    def _remember_rows(self, index: VectorIndex) -> None:
+        """The index's rows are the embedder's vectors of the vocabulary phrases: handed to
+        the embedder so ranking does not encode the candidates again (most of cold mining)."""
+        rows = index.stored_vectors()
+        if rows is None or len(rows) != len(self.vocab.phrases):
+            return
+        self._embedder.remember(
+            {p: rows[i] for i, p in enumerate(self.vocab.phrases) if normalize(p) == p}
+        )
 
     async def mine(self, query: MineQuery, ctx: MinerContext) -> MinerOutput:
         """Neighbours of the positive and of its head noun ("school bus" for "yellow school bus"):

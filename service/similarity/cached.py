@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -70,6 +70,13 @@ class CachedEmbedder:
         if len(blob) != 4 * self.dim:
             raise ValueError(f"cached embedding of wrong size {len(blob)}")
         return np.frombuffer(blob, dtype=np.float32).copy()
+
+    def remember(self, vectors: Mapping[str, np.ndarray]) -> None:
+        """Vectors this embedder already computed (a vocabulary index's rows) kept in the
+        in-process LRU: a vocabulary candidate is then not encoded again when ranked."""
+        self.cache.remember_many(
+            {t: np.ascontiguousarray(v, dtype=np.float32) for t, v in vectors.items()}
+        )
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """Synchronous, uncached: the inner embedder's ``encode_text`` (for threads and indexes)."""

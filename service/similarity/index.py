@@ -158,6 +158,16 @@ class VectorIndex:
         scores[ids < 0] = -np.inf
         return scores, ids
 
+    def stored_vectors(self) -> np.ndarray | None:
+        """Every stored row, in insertion order (None where the index cannot give them back:
+        on a GPU, or an IVF index without a direct map)."""
+        if self._index is None or self.on_gpu:
+            return None
+        try:
+            return np.asarray(self._index.reconstruct_n(0, self._index.ntotal), dtype=np.float32)
+        except RuntimeError:
+            return None
+
     def save(self, path: Path) -> None:
         """Write the index to ``path`` atomically (a CPU copy when it lives on the GPU)."""
         if self._index is None:

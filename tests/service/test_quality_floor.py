@@ -61,3 +61,16 @@ def test_ranking_version_names_the_weights(make_pipeline):
     assert pipe.versions()["ranking"] == ranking_version(pipe.embedder.id)
     assert ranking_version(pipe.embedder.id).startswith("scoring@")
     assert ranking_version("open_clip:ViT-B-32:laion2b_s34b_b79k") == "band"
+
+
+async def test_vocabulary_rows_are_not_encoded_again(make_pipeline):
+    """The vocabulary index's rows are handed to the embedder: ranking a vocabulary candidate
+    costs no model call (most of cold mining before)."""
+    pipe = make_pipeline()
+    await pipe.warm_up()
+    before = pipe.embedder.stats["encoded"]
+    vec = (await pipe.embedder.encode(["school bus", "minivan"]))[0]
+    assert pipe.embedder.stats["encoded"] == before
+    fresh = pipe.embedder.encode_text(["school bus"])[0]
+    assert float(vec @ fresh) > 0.999
+    await pipe.aclose()
