@@ -101,9 +101,8 @@ def _shipped(name: str) -> Any:
     return json.loads(gzip.decompress(raw))
 
 
-def _wordnet_hypernym_lemmas() -> dict[str, set[str]]:
-    """synset name -> lemmas of all its transitive WordNet 3.0 hypernyms, straight from the
-    shipped graph file (its documented format), without the Knowledge/Guard code path."""
+def _graph() -> tuple[list[str], list[list[str]], list[list[int]]]:
+    """(names, lemmas, parents) straight from the shipped graph file (its documented format)."""
     g = _shipped("wordnet_nouns.json.gz")
     lemmas = [s.split("|") for s in g["lemmas"]]
     names = [
@@ -111,17 +110,29 @@ def _wordnet_hypernym_lemmas() -> dict[str, set[str]]:
         for ls, n in zip(lemmas, g["sense"], strict=True)
     ]
     parents = [h + i for h, i in zip(g["hypernyms"], g["instance_hypernyms"], strict=True)]
-    out: dict[str, set[str]] = {}
-    for start, name in enumerate(names):
-        seen: set[int] = set()
-        todo = list(parents[start])
-        while todo:
-            i = todo.pop()
-            if i not in seen:
-                seen.add(i)
-                todo.extend(parents[i])
-        out[name] = {lemma for i in seen for lemma in lemmas[i]}
-    return out
+    return names, lemmas, parents
+
+
+def _closure(start: set[int], edges: list[list[int]]) -> set[int]:
+    """``start`` and everything reachable from it along ``edges``."""
+    seen = set(start)
+    todo = list(start)
+    while todo:
+        for j in edges[todo.pop()]:
+            if j not in seen:
+                seen.add(j)
+                todo.append(j)
+    return seen
+
+
+def _wordnet_hypernym_lemmas() -> dict[str, set[str]]:
+    """synset name -> lemmas of all its transitive WordNet 3.0 hypernyms, straight from the
+    shipped graph file, without the Knowledge/Guard code path."""
+    names, lemmas, parents = _graph()
+    return {
+        name: {lemma for i in _closure(set(parents[n]), parents) for lemma in lemmas[i]}
+        for n, name in enumerate(names)
+    }
 
 
 def wordnet_parts_and_hyponyms() -> dict[str, set[str]]:
@@ -129,30 +140,19 @@ def wordnet_parts_and_hyponyms() -> dict[str, set[str]]:
     whose every WordNet sense is such a part or kind ("cup" has senses that are no award, so it
     is not banned for "award"; "minivan" is only ever a kind of car), straight from the shipped
     graph and relations files (not through Knowledge/Guard)."""
-    g = _shipped("wordnet_nouns.json.gz")
-    rel = _shipped("wordnet_relations.json.gz")
-    lemmas = [s.split("|") for s in g["lemmas"]]
-    names = [
-        f"{ls[0].lower().replace(' ', '_')}.n.{n:02d}"
-        for ls, n in zip(lemmas, g["sense"], strict=True)
-    ]
+    names, lemmas, parents = _graph()
+    parts = _shipped("wordnet_relations.json.gz")["parts"]
     senses: dict[str, set[int]] = {}
     for i, ls in enumerate(lemmas):
         for lemma in ls:
             senses.setdefault(match_key(lemma), set()).add(i)
     children: list[list[int]] = [[] for _ in names]
-    for i, (h, inst) in enumerate(zip(g["hypernyms"], g["instance_hypernyms"], strict=True)):
-        for p in h + inst:
+    for i, ps in enumerate(parents):
+        for p in ps:
             children[p].append(i)
     out: dict[str, set[str]] = {}
-    for start, name in enumerate(names):
-        seen: set[int] = set(rel["parts"].get(str(start), []))
-        todo = list(children[start])
-        while todo:
-            i = todo.pop()
-            if i not in seen:
-                seen.add(i)
-                todo.extend(children[i])
+    for n, name in enumerate(names):
+        seen = _closure(set(children[n]), children) | set(parts.get(str(n), []))
         out[name] = {lemma for i in seen for lemma in lemmas[i] if senses[match_key(lemma)] <= seen}
     return out
 
